@@ -1,0 +1,182 @@
+//! The `host` command line: a thin shell over the library.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::KubeCtx;
+use crate::credentials::{CredentialOptions, Credentials};
+use crate::engine::{ComponentCache, new_engine};
+use crate::runner::{Outcome, ScriptRunner};
+use crate::transport::Transport;
+
+/// Run untrusted Kubernetes scripts in a WebAssembly sandbox.
+///
+/// The host owns the credentials, the TLS connection and the network; the guest gets
+/// only a request capability.
+#[derive(Debug, Parser)]
+#[command(name = "host", version = concat!(env!("CARGO_PKG_VERSION"), " (WIT kubewasm:client@0.1.0)"))]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a guest component: `host run [HOST-OPTIONS] GUEST.wasm [GUEST-ARGS...]`.
+    ///
+    /// Host options come before the component; everything after it goes to the guest.
+    ///
+    /// Examples:
+    ///   host run guest.wasm get pods -n kube-system
+    ///   host run --server http://127.0.0.1:8001 guest.wasm version
+    ///   host run --kubeconfig ./admin.conf --context prod guest.wasm get nodes
+    #[command(verbatim_doc_comment)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// The guest component (.wasm).
+    #[arg(value_name = "GUEST.wasm")]
+    guest: PathBuf,
+
+    /// Arguments for the guest.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "GUEST-ARGS")]
+    args: Vec<String>,
+}
+
+/// Where the API server is and which credential to use. With none of these, the host
+/// looks at $KUBECONFIG, ~/.kube/config, the pod's ServiceAccount, then
+/// http://localhost:8080.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// Use only this kubeconfig file.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: current-context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+
+    /// The API server URL. Alone, a `kubectl proxy` that authenticates for the host (no
+    /// credential is sent); with --kubeconfig or --context, overrides the cluster's server.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+
+    /// Use the pod's ServiceAccount token and CA, ignoring kubeconfig files.
+    #[arg(long)]
+    in_cluster: bool,
+
+    /// Where the pod's ServiceAccount files (token, ca.crt, namespace) are.
+    #[arg(long, value_name = "DIR", default_value = crate::credentials::SERVICE_ACCOUNT_DIR)]
+    service_account_dir: PathBuf,
+
+    /// The namespace the guest uses when it names none.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+
+    /// Do not verify the API server's certificate. Anyone on the network path can then
+    /// read the credential; for throwaway test clusters only.
+    #[arg(long)]
+    insecure_skip_tls_verify: bool,
+}
+
+impl ClusterArgs {
+    fn options(&self) -> CredentialOptions {
+        CredentialOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            server: self.server.clone(),
+            in_cluster: self.in_cluster,
+            service_account_dir: Some(self.service_account_dir.clone()),
+            namespace: self.namespace.clone(),
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+        }
+    }
+}
+
+/// Parses the process arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let credentials = Credentials::load(&args.cluster.options()).await?;
+    if args.cluster.insecure_skip_tls_verify {
+        eprintln!(
+            "warning: --insecure-skip-tls-verify: the API server's certificate is NOT verified; the credential can be intercepted"
+        );
+    }
+    let transport = Arc::new(Transport::new(&credentials)?);
+
+    let engine = new_engine()?;
+    let component = match ComponentCache::default_dir() {
+        Some(dir) => ComponentCache::new(dir).load(&engine, &args.guest)?,
+        None => {
+            let wasm = std::fs::read(&args.guest)
+                .with_context(|| format!("failed to read guest component {:?}", args.guest))?;
+            wasmtime::component::Component::new(&engine, wasm).map_err(|e| {
+                anyhow::Error::from(e)
+                    .context(format!("failed to compile guest component {:?}", args.guest))
+            })?
+        }
+    };
+    let runner = ScriptRunner::new(&engine)?;
+
+    let program = args
+        .guest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "guest".to_string());
+    let mut guest_args = vec![program];
+    guest_args.extend(args.args);
+
+    let kube = KubeCtx::new(credentials.identity.clone(), transport);
+    let outcome = runner.run(&component, &guest_args, kube).await?;
+    if let Outcome::Trapped(message) = &outcome {
+        eprintln!("error: {message}");
+    }
+    Ok(outcome.exit_code())
+}
+
+/// Logs go to stderr, filtered by `KUBEWASM_LOG` (e.g. `debug`); off unless set, so the
+/// common path pays nothing for them.
+fn init_tracing() {
+    let Some(filter) = std::env::var_os("KUBEWASM_LOG") else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::new(filter.to_string_lossy());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,519 @@
+//! Where the host finds the credential it acts with, and what the guest may know of it.
+//!
+//! Three ways reach an API server (see DESIGN.md): a kubeconfig, the pod's ServiceAccount
+//! files, or a `kubectl proxy` URL. With no flag the search order is the one
+//! `@kubernetes/client-node` and client-go use: every file in `$KUBECONFIG` (missing ones
+//! skipped, merged first-wins), else `~/.kube/config`, else in-cluster when the
+//! ServiceAccount token exists, else `http://localhost:8080` with no credential.
+//!
+//! Parsing kubeconfig files and authenticating (tokens, token files re-read on rotation,
+//! client certificates, exec plugins) is kube-client's `Config`; this module only decides
+//! which source applies and keeps the facts a guest may see ([`Identity`]).
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+
+/// The directory the kubelet mounts a pod's ServiceAccount credential into.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// Where the credential came from. Mirrors the WIT `credentials.source` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A kubeconfig file.
+    Kubeconfig,
+    /// The pod's ServiceAccount files.
+    InCluster,
+    /// A URL given with `--server` (e.g. `kubectl proxy`): no credential is sent.
+    Proxy,
+    /// Nothing configured: `http://localhost:8080` with no credential.
+    Anonymous,
+}
+
+/// How requests are authenticated. Mirrors the WIT `credentials.auth-kind` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    /// No credential.
+    None,
+    /// A bearer token (inline, token file, or ServiceAccount token).
+    BearerToken,
+    /// A TLS client certificate.
+    ClientCertificate,
+    /// An exec credential plugin.
+    ExecPlugin,
+    /// HTTP basic authentication.
+    Basic,
+}
+
+/// What a guest may know about the credential: every field is safe to print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Where the credential came from.
+    pub source: Source,
+    /// How requests are authenticated.
+    pub auth: AuthKind,
+    /// The API server's base URL.
+    pub server: String,
+    /// The default namespace for commands that name none.
+    pub namespace: String,
+    /// The kubeconfig context in use.
+    pub context: Option<String>,
+    /// The kubeconfig user entry, or `system:serviceaccount:NS:NAME` in a pod.
+    pub user: Option<String>,
+}
+
+/// How to find the credential; the fields are the host's command-line flags.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialOptions {
+    /// `--kubeconfig`: use only this file (it must exist).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`: use this kubeconfig context instead of `current-context`.
+    pub context: Option<String>,
+    /// `--server`: with no kubeconfig flag, talk to this URL with no credential (a
+    /// `kubectl proxy`); with `--kubeconfig` or `--context`, override the cluster's server.
+    pub server: Option<String>,
+    /// `--in-cluster`: use the pod's ServiceAccount, skipping kubeconfig files.
+    pub in_cluster: bool,
+    /// `--service-account-dir`: where the ServiceAccount files are; by default
+    /// [`SERVICE_ACCOUNT_DIR`].
+    pub service_account_dir: Option<PathBuf>,
+    /// `-n/--namespace`: the default namespace given to the guest.
+    pub namespace: Option<String>,
+    /// `--insecure-skip-tls-verify`: do not verify the server's certificate.
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// Why no credential could be loaded. Each message names the file or variable involved
+/// and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// `--kubeconfig` names a file that does not exist or cannot be read.
+    #[error("failed to read kubeconfig {path:?}: {source}")]
+    ReadKubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The kubeconfig was read but does not describe a usable cluster/user/context.
+    #[error("failed to load kubeconfig {files}: {source}")]
+    LoadKubeconfig {
+        /// The files that were merged, for the message.
+        files: String,
+        /// The underlying error.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// A ServiceAccount file is missing or unreadable.
+    #[error(
+        "failed to read the pod's ServiceAccount {what} {path:?}: {source} (is a ServiceAccount token mounted? set automountServiceAccountToken or pass --service-account-dir)"
+    )]
+    ServiceAccountFile {
+        /// Which file (`token`, `ca.crt`, `namespace`).
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `KUBERNETES_SERVICE_HOST`/`_PORT` are not set while `--in-cluster` was asked for.
+    #[error(
+        "cannot use the in-cluster ServiceAccount: {0} is not set (it is set in every pod; outside a pod use --kubeconfig or --server)"
+    )]
+    MissingServiceEnv(&'static str),
+    /// A server URL (from `--server` or the environment) does not parse.
+    #[error("invalid API server URL {url:?}: {reason}")]
+    InvalidServerUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The CA bundle could not be parsed.
+    #[error("failed to parse the cluster CA in {path:?}: {reason}")]
+    InvalidCa {
+        /// Where the CA came from.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A loaded credential: kube-client's `Config` (which holds the secrets and refreshes
+/// them) plus the printable [`Identity`] and a description of where the cluster CA came
+/// from, for TLS error messages.
+#[derive(Clone)]
+pub struct Credentials {
+    /// kube-client's configuration: server URL, CA, auth. Never handed to a guest.
+    pub config: Config,
+    /// The printable description the guest may read.
+    pub identity: Identity,
+    /// Where the trusted CA came from, e.g. `certificate-authority-data of cluster "demo"
+    /// in /home/me/.kube/config`; `None` when the system roots apply.
+    pub ca_source: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // `Config` holds the token; never print it, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("identity", &self.identity)
+            .field("ca_source", &self.ca_source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// Finds and loads the credential the options ask for, in the documented search order.
+    pub async fn load(options: &CredentialOptions) -> Result<Self, CredentialError> {
+        let sa_dir = options
+            .service_account_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR));
+
+        let mut credentials = if options.in_cluster {
+            Self::in_cluster(&sa_dir)?
+        } else if let Some(path) = &options.kubeconfig {
+            let kubeconfig =
+                Kubeconfig::read_from(path).map_err(|source| CredentialError::ReadKubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
+            Self::from_kubeconfig(kubeconfig, &path.display().to_string(), options).await?
+        } else if let (Some(server), None) = (&options.server, &options.context) {
+            Self::proxy(server)?
+        } else if let Some((kubeconfig, files)) = Self::find_kubeconfig()? {
+            Self::from_kubeconfig(kubeconfig, &files, options).await?
+        } else if sa_dir.join("token").exists() && std::env::var_os(SERVICE_HOST_ENV).is_some() {
+            Self::in_cluster(&sa_dir)?
+        } else {
+            Self::anonymous("http://localhost:8080")?
+        };
+
+        if let Some(server) = &options.server
+            && credentials.identity.source == Source::Kubeconfig
+        {
+            credentials.config.cluster_url = parse_server_url(server)?;
+            credentials.identity.server = server.clone();
+        }
+        if let Some(namespace) = &options.namespace {
+            credentials.config.default_namespace = namespace.clone();
+            credentials.identity.namespace = namespace.clone();
+        }
+        if options.insecure_skip_tls_verify {
+            credentials.config.accept_invalid_certs = true;
+        }
+        // Retries are the guest's decision (it knows which requests are idempotent).
+        credentials.config.default_retry = false;
+        Ok(credentials)
+    }
+
+    /// Every file in `$KUBECONFIG` that exists, merged first-wins; else `~/.kube/config`.
+    /// `None` when neither exists.
+    fn find_kubeconfig() -> Result<Option<(Kubeconfig, String)>, CredentialError> {
+        let mut paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
+            Some(value) => std::env::split_paths(&value)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect(),
+            None => Vec::new(),
+        };
+        paths.retain(|p| p.exists());
+        if paths.is_empty()
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            let default = Path::new(&home).join(".kube").join("config");
+            if default.exists() {
+                paths.push(default);
+            }
+        }
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let mut merged = Kubeconfig::default();
+        for path in &paths {
+            let next =
+                Kubeconfig::read_from(path).map_err(|source| CredentialError::ReadKubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
+            merged = merged
+                .merge(next)
+                .map_err(|source| CredentialError::ReadKubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        let files = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok(Some((merged, files)))
+    }
+
+    async fn from_kubeconfig(
+        kubeconfig: Kubeconfig,
+        files: &str,
+        options: &CredentialOptions,
+    ) -> Result<Self, CredentialError> {
+        let context_name = options
+            .context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone());
+        let context = context_name.as_ref().and_then(|name| {
+            kubeconfig
+                .contexts
+                .iter()
+                .find(|c| &c.name == name)
+                .and_then(|c| c.context.clone())
+        });
+        let user = context.as_ref().and_then(|c| c.user.clone());
+        let cluster_name = context.as_ref().map(|c| c.cluster.clone());
+        let cluster = cluster_name.as_ref().and_then(|name| {
+            kubeconfig
+                .clusters
+                .iter()
+                .find(|c| &c.name == name)
+                .and_then(|c| c.cluster.clone())
+        });
+        let auth_info = user.as_ref().and_then(|name| {
+            kubeconfig
+                .auth_infos
+                .iter()
+                .find(|a| &a.name == name)
+                .and_then(|a| a.auth_info.clone())
+        });
+
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            cluster: None,
+            user: None,
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+            .await
+            .map_err(|source| CredentialError::LoadKubeconfig {
+                files: files.to_string(),
+                source,
+            })?;
+
+        let auth = match &auth_info {
+            None => AuthKind::None,
+            Some(a) if a.exec.is_some() => AuthKind::ExecPlugin,
+            Some(a) if a.token.is_some() || a.token_file.is_some() => AuthKind::BearerToken,
+            Some(a) if a.client_certificate.is_some() || a.client_certificate_data.is_some() => {
+                AuthKind::ClientCertificate
+            }
+            Some(a) if a.username.is_some() => AuthKind::Basic,
+            Some(_) => AuthKind::None,
+        };
+        let cluster_label = cluster_name.unwrap_or_default();
+        let ca_source = cluster.as_ref().and_then(|c| {
+            if let Some(path) = &c.certificate_authority {
+                Some(format!(
+                    "certificate-authority {path:?} of cluster {cluster_label:?} in {files}"
+                ))
+            } else if c.certificate_authority_data.is_some() {
+                Some(format!(
+                    "certificate-authority-data of cluster {cluster_label:?} in {files}"
+                ))
+            } else {
+                None
+            }
+        });
+        let identity = Identity {
+            source: Source::Kubeconfig,
+            auth,
+            server: config.cluster_url.to_string().trim_end_matches('/').to_string(),
+            namespace: config.default_namespace.clone(),
+            context: context_name,
+            user,
+        };
+        Ok(Self {
+            config,
+            identity,
+            ca_source,
+        })
+    }
+
+    /// The pod's ServiceAccount: token and CA files under `sa_dir` (re-read by
+    /// kube-client when the kubelet rotates them), server from `KUBERNETES_SERVICE_HOST`
+    /// and `KUBERNETES_SERVICE_PORT`, namespace from the `namespace` file.
+    fn in_cluster(sa_dir: &Path) -> Result<Self, CredentialError> {
+        let host = std::env::var(SERVICE_HOST_ENV)
+            .map_err(|_| CredentialError::MissingServiceEnv(SERVICE_HOST_ENV))?;
+        let port = std::env::var(SERVICE_PORT_ENV)
+            .map_err(|_| CredentialError::MissingServiceEnv(SERVICE_PORT_ENV))?;
+        let server = in_cluster_url(&host, &port);
+        let cluster_url = parse_server_url(&server)?;
+
+        let read = |what: &'static str| {
+            let path = sa_dir.join(what);
+            std::fs::read(&path)
+                .map_err(|source| CredentialError::ServiceAccountFile { what, path, source })
+        };
+        let token = read("token")?;
+        let ca_path = sa_dir.join("ca.crt");
+        let ca = read("ca.crt")?;
+        let namespace = String::from_utf8_lossy(&read("namespace")?)
+            .trim()
+            .to_string();
+        let root_certs = pem_certificates(&ca).map_err(|reason| CredentialError::InvalidCa {
+            path: ca_path.clone(),
+            reason,
+        })?;
+
+        let mut config = Config::new(cluster_url);
+        config.default_namespace = namespace.clone();
+        config.root_cert = Some(root_certs);
+        config.root_cert_file = Some(ca_path.clone());
+        config.auth_info.token_file = Some(sa_dir.join("token").display().to_string());
+
+        let identity = Identity {
+            source: Source::InCluster,
+            auth: AuthKind::BearerToken,
+            server,
+            namespace,
+            context: None,
+            user: service_account_subject(&token),
+        };
+        Ok(Self {
+            config,
+            identity,
+            ca_source: Some(format!("ServiceAccount CA {}", ca_path.display())),
+        })
+    }
+
+    /// `--server URL` alone: a `kubectl proxy` that authenticates for us.
+    fn proxy(server: &str) -> Result<Self, CredentialError> {
+        let mut credentials = Self::anonymous(server)?;
+        credentials.identity.source = Source::Proxy;
+        Ok(credentials)
+    }
+
+    fn anonymous(server: &str) -> Result<Self, CredentialError> {
+        let config = Config::new(parse_server_url(server)?);
+        let identity = Identity {
+            source: Source::Anonymous,
+            auth: AuthKind::None,
+            server: server.trim_end_matches('/').to_string(),
+            namespace: config.default_namespace.clone(),
+            context: None,
+            user: None,
+        };
+        Ok(Self {
+            config,
+            identity,
+            ca_source: None,
+        })
+    }
+}
+
+const SERVICE_HOST_ENV: &str = "KUBERNETES_SERVICE_HOST";
+const SERVICE_PORT_ENV: &str = "KUBERNETES_SERVICE_PORT";
+
+/// `https://HOST:PORT`, with an IPv6 host in brackets as client-go does.
+fn in_cluster_url(host: &str, port: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("https://[{host}]:{port}")
+    } else {
+        format!("https://{host}:{port}")
+    }
+}
+
+fn parse_server_url(url: &str) -> Result<http::Uri, CredentialError> {
+    let invalid = |reason: &str| CredentialError::InvalidServerUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(invalid("it must start with http:// or https://")),
+    }
+    if uri.host().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    Ok(uri)
+}
+
+/// The DER certificates in a PEM bundle.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate found".to_string());
+    }
+    Ok(certs)
+}
+
+/// The `sub` claim of a ServiceAccount JWT (`system:serviceaccount:NS:NAME`). The claim
+/// names the account and is not secret; the token itself never leaves the host.
+fn service_account_subject(token: &[u8]) -> Option<String> {
+    let token = std::str::from_utf8(token).ok()?.trim();
+    let payload = token.split('.').nth(1)?;
+    let json = base64url_decode(payload)?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    let sub = claims.get("sub")?.as_str()?;
+    sub.starts_with("system:serviceaccount:")
+        .then(|| sub.to_string())
+}
+
+fn base64url_decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in input.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_cluster_url_brackets_ipv6_hosts() {
+        assert_eq!(in_cluster_url("fd00::1", "443"), "https://[fd00::1]:443");
+        assert_eq!(in_cluster_url("10.96.0.1", "443"), "https://10.96.0.1:443");
+    }
+
+    #[test]
+    fn service_account_subject_reads_sub_claim_only() {
+        // header.payload.signature, payload = {"sub":"system:serviceaccount:demo:reader"}
+        let payload = "eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVtbzpyZWFkZXIifQ";
+        let token = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln");
+        assert_eq!(
+            service_account_subject(token.as_bytes()).as_deref(),
+            Some("system:serviceaccount:demo:reader")
+        );
+        assert_eq!(service_account_subject(b"not-a-jwt"), None);
+    }
+
+    #[test]
+    fn rejects_server_url_without_scheme() {
+        let err = parse_server_url("127.0.0.1:8001").unwrap_err();
+        assert!(err.to_string().contains("http:// or https://"), "{err}");
+    }
+}

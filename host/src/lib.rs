@@ -1,0 +1,45 @@
+//! kubewasm's host: runs WebAssembly guests that talk to a Kubernetes API server, while
+//! the host keeps the credential, the TLS connection and the network to itself.
+//!
+//! A guest imports two interfaces from the `kubewasm:client` WIT package (`wit/`):
+//! `credentials` (who it acts as — never secret bytes) and `api` (send one request, get a
+//! streaming response or a typed error). This crate implements them in wasmtime-wasi's
+//! style: build a [`KubeCtx`], lend it out of your store through [`KubeView`], and wire
+//! it into your `Linker` with [`add_to_linker`] beside `wasmtime_wasi`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kubewasm_host::{Credentials, CredentialOptions, KubeCtx, ScriptRunner, Transport};
+//! use kubewasm_host::engine::{ComponentCache, new_engine};
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let credentials = Credentials::load(&CredentialOptions::default()).await?;
+//! let transport = Arc::new(Transport::new(&credentials)?);
+//! let engine = new_engine()?;
+//! let component = ComponentCache::new("/tmp/kubewasm-cache")
+//!     .load(&engine, "guest.wasm".as_ref())?;
+//! let runner = ScriptRunner::new(&engine)?;
+//! let args = ["guest", "get", "pods"].map(String::from);
+//! let outcome = runner
+//!     .run(&component, &args, KubeCtx::new(credentials.identity.clone(), transport))
+//!     .await?;
+//! std::process::exit(outcome.exit_code());
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod bindings;
+pub mod body;
+pub mod cli;
+pub mod credentials;
+pub mod engine;
+pub mod runner;
+pub mod sanitize;
+pub mod transport;
+
+pub use api::{KubeCtx, KubeCtxView, KubeView, add_to_linker};
+pub use credentials::{CredentialOptions, Credentials, Identity};
+pub use runner::{Outcome, ScriptRunner};
+pub use transport::{ErrorCode, Transport};

@@ -1,0 +1,176 @@
+//! The host's connection to the API server.
+//!
+//! kube-client's `Client` does the HTTP work: TLS verified against the cluster CA (rustls),
+//! the credential added to each request (bearer token, token file re-read on rotation,
+//! client certificate, exec plugin), keep-alive. It never follows redirects, so the
+//! credential cannot be sent to another host. This module turns its failures into the
+//! WIT `error-code` with messages a person can act on: an unknown CA says which server
+//! and which CA, not a rustls enum.
+
+use std::error::Error as StdError;
+
+use http::{Request, Response};
+use kube::client::Body;
+
+use crate::credentials::Credentials;
+
+/// Why a request got no response. Mirrors the WIT `api.error-code` variant.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorCode {
+    /// The host's policy refused the request.
+    #[error("{0}")]
+    Denied(String),
+    /// The request is malformed or tries something never allowed.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// No connection to the API server.
+    #[error("{0}")]
+    Connect(String),
+    /// The TLS handshake failed; the credential was not sent.
+    #[error("{0}")]
+    Tls(String),
+    /// The server did not answer in time.
+    #[error("the API server did not answer in time")]
+    Timeout,
+    /// A host limit stopped the request.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The credential could not be obtained.
+    #[error("{0}")]
+    Credential(String),
+    /// Anything else.
+    #[error("{}", .0.as_deref().unwrap_or("internal error"))]
+    Internal(Option<String>),
+}
+
+/// A connection (pool) to one API server with one credential.
+#[derive(Clone)]
+pub struct Transport {
+    client: kube::Client,
+    server: String,
+    ca_source: Option<String>,
+}
+
+impl Transport {
+    /// Builds the client for `credentials`. No connection is made yet.
+    pub fn new(credentials: &Credentials) -> anyhow::Result<Self> {
+        let client = kube::Client::try_from(credentials.config.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "failed to set up the connection to {}: {}",
+                credentials.identity.server,
+                error_chain(&e)
+            )
+        })?;
+        Ok(Self {
+            client,
+            server: credentials.identity.server.clone(),
+            ca_source: credentials.ca_source.clone(),
+        })
+    }
+
+    /// The API server's base URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Sends `request` (its URI is a path and query relative to the server) and returns
+    /// the response head with a streaming body.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
+        self.client
+            .send(request)
+            .await
+            .map_err(|e| self.classify(&e))
+    }
+
+    /// Maps a kube-client error to an [`ErrorCode`] with a plain-words message.
+    fn classify(&self, err: &kube::Error) -> ErrorCode {
+        let server = &self.server;
+        if let kube::Error::Auth(auth) = err {
+            return ErrorCode::Credential(format!(
+                "failed to get a credential for {server}: {}",
+                error_chain(auth)
+            ));
+        }
+        let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+        while let Some(e) = source {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+                return ErrorCode::Tls(self.describe_tls(tls));
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if let Some(tls) = io
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
+                    return ErrorCode::Tls(self.describe_tls(tls));
+                }
+                use std::io::ErrorKind::*;
+                let why = match io.kind() {
+                    ConnectionRefused => "connection refused (is the API server running, and is the server URL right?)".to_string(),
+                    TimedOut => return ErrorCode::Timeout,
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                        format!("the connection was closed by the server ({io})")
+                    }
+                    _ => io.to_string(),
+                };
+                return ErrorCode::Connect(format!("cannot connect to {server}: {why}"));
+            }
+            if e.to_string().contains("dns error") {
+                return ErrorCode::Connect(format!(
+                    "cannot connect to {server}: the host name does not resolve ({})",
+                    error_chain(e)
+                ));
+            }
+            source = e.source();
+        }
+        let text = error_chain(err);
+        if text.contains("timed out") || text.contains("Timeout") {
+            return ErrorCode::Timeout;
+        }
+        ErrorCode::Connect(format!("request to {server} failed: {text}"))
+    }
+
+    fn describe_tls(&self, err: &rustls::Error) -> String {
+        use rustls::{CertificateError, Error as E};
+        let server = &self.server;
+        let ca = self
+            .ca_source
+            .as_deref()
+            .unwrap_or("the system's trusted roots");
+        let what = match err {
+            E::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
+                "the server's certificate is not signed by the cluster CA ({ca}); check that the kubeconfig's certificate-authority matches this cluster"
+            ),
+            E::InvalidCertificate(CertificateError::NotValidForName)
+            | E::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => format!(
+                "the server's certificate is not valid for this host name (set tls-server-name in the kubeconfig if the cluster uses another name); trusted CA: {ca}"
+            ),
+            E::InvalidCertificate(CertificateError::Expired)
+            | E::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+                "the server's certificate has expired".to_string()
+            }
+            E::InvalidCertificate(other) => {
+                format!("the server's certificate was rejected ({other:?}); trusted CA: {ca}")
+            }
+            E::AlertReceived(alert) => format!(
+                "the server refused the TLS handshake ({alert:?}); if it asks for a client certificate, check the kubeconfig's client-certificate"
+            ),
+            other => other.to_string(),
+        };
+        format!("TLS handshake with {server} failed: {what}. No credential was sent.")
+    }
+}
+
+/// `a: b: c` for an error and its sources, skipping repeats (hyper and kube often wrap
+/// the same text twice).
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
