@@ -3,33 +3,86 @@
 //! and [`add_to_linker`] to wire both interfaces into an embedder's `Linker`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::Request;
 use kube::client::Body;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi_io::streams::{DynInputStream, Error as StreamErrorResource};
 
+use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
 use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
 use crate::credentials::{AuthKind, Identity, Source};
+use crate::limits::{Limits, RateLimiter, StreamSlots};
 use crate::sanitize;
 use crate::transport::{ErrorCode, Transport};
 
-/// Per-guest state behind the `kubewasm:client` interfaces: who the guest acts as and
-/// the connection its requests go through.
-pub struct KubeCtx {
+/// Builds a [`KubeCtx`]. Every setting has a safe default, stated on its method.
+pub struct KubeCtxBuilder {
     identity: Identity,
     transport: Arc<Transport>,
+    audit: Option<AuditLog>,
+    limits: Limits,
 }
 
-impl KubeCtx {
-    /// A context whose requests go through `transport` and whose `credentials.describe`
-    /// answers `identity`.
+impl KubeCtxBuilder {
+    /// Requests go through `transport`; `credentials.describe` answers `identity`.
     pub fn new(identity: Identity, transport: Arc<Transport>) -> Self {
         Self {
             identity,
             transport,
+            audit: None,
+            limits: Limits::default(),
         }
+    }
+
+    /// Writes one audit line per request to `audit`. By default nothing is audited.
+    pub fn audit(&mut self, audit: AuditLog) -> &mut Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Applies `limits` (response size, concurrent streams, request rate). By default
+    /// [`Limits::default`].
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the context.
+    pub fn build(&mut self) -> KubeCtx {
+        KubeCtx {
+            identity: self.identity.clone(),
+            transport: self.transport.clone(),
+            audit: self.audit.clone(),
+            streams: StreamSlots::new(self.limits.max_streams),
+            rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// Per-guest state behind the `kubewasm:client` interfaces: who the guest acts as, the
+/// connection its requests go through, and what it may do.
+pub struct KubeCtx {
+    identity: Identity,
+    transport: Arc<Transport>,
+    audit: Option<AuditLog>,
+    limits: Limits,
+    streams: StreamSlots,
+    rate: Arc<RateLimiter>,
+}
+
+impl KubeCtx {
+    /// A builder with the safe defaults.
+    pub fn builder(identity: Identity, transport: Arc<Transport>) -> KubeCtxBuilder {
+        KubeCtxBuilder::new(identity, transport)
+    }
+
+    /// The limits this context was built with (the runner enforces the guest-wide ones).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 }
 
@@ -93,16 +146,44 @@ impl api::Host for KubeCtxView<'_> {
         &mut self,
         request: api::Request,
     ) -> wasmtime::Result<Result<api::Response, api::ErrorCode>> {
+        let start = Instant::now();
+        let mut record = AuditRecord {
+            time: now_rfc3339(),
+            verb: format!("{:?}", request.method).to_lowercase(),
+            path: request.path_and_query.clone(),
+            decision: "allow",
+            ..AuditRecord::default()
+        };
+        let streaming = is_streaming(&request.path_and_query);
+        let fail = |mut record: AuditRecord, code: ErrorCode, audit: &Option<AuditLog>| {
+            if let Some(audit) = audit {
+                if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
+                    record.decision = "deny";
+                    record.reason = code.to_string();
+                } else {
+                    record.error = Some(code.to_string());
+                }
+                record.finish(start.elapsed());
+                audit.record(&record);
+            }
+            Ok(Err(code.into()))
+        };
         let http_request = match build_request(request) {
             Ok(r) => r,
-            Err(code) => return Ok(Err(code.into())),
+            Err(code) => return fail(record, code, &self.ctx.audit),
         };
+        let slot = match self.ctx.streams.acquire() {
+            Ok(slot) => slot,
+            Err(why) => return fail(record, ErrorCode::LimitExceeded(why), &self.ctx.audit),
+        };
+        self.ctx.rate.acquire().await;
         let transport = self.ctx.transport.clone();
         let response = match transport.send(http_request).await {
             Ok(r) => r,
-            Err(code) => return Ok(Err(code.into())),
+            Err(code) => return fail(record, code, &self.ctx.audit),
         };
         let (parts, body) = response.into_parts();
+        record.status = Some(parts.status.as_u16());
         let headers = parts
             .headers
             .iter()
@@ -113,7 +194,13 @@ impl api::Host for KubeCtxView<'_> {
                 )
             })
             .collect();
-        let stream: DynInputStream = Box::new(BodyStream::new(body, transport.server()));
+        let mut stream = BodyStream::new(body, transport.server())
+            .max_bytes((!streaming).then_some(self.ctx.limits.max_response_bytes))
+            .slot(slot);
+        if let Some(audit) = &self.ctx.audit {
+            stream = stream.audit(audit.clone(), record, start);
+        }
+        let stream: DynInputStream = Box::new(stream);
         let body = self.table.push(stream)?;
         Ok(Ok(api::Response {
             status: parts.status.as_u16(),
@@ -129,6 +216,20 @@ impl api::Host for KubeCtxView<'_> {
         let err = self.table.get(&err)?;
         Ok(err.downcast_ref::<ErrorCode>().cloned().map(Into::into))
     }
+}
+
+/// Whether a request opens a stream that is meant to last: a watch or a followed log.
+/// Such bodies are not capped by `--max-response-bytes`.
+fn is_streaming(path_and_query: &str) -> bool {
+    let Some((_, query)) = path_and_query.split_once('?') else {
+        return false;
+    };
+    query.split('&').any(|pair| {
+        matches!(
+            pair,
+            "watch=true" | "watch=1" | "follow=true" | "follow=1"
+        )
+    })
 }
 
 /// Checks a guest request and turns it into an HTTP request for the transport.

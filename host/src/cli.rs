@@ -6,10 +6,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
 use crate::api::KubeCtx;
+use crate::audit::AuditLog;
 use crate::credentials::{CredentialOptions, Credentials};
 use crate::engine::{ComponentCache, new_engine};
-use crate::runner::{Outcome, ScriptRunner};
+use crate::limits::{self, Limits};
+use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
 use crate::transport::Transport;
 
 /// Run untrusted Kubernetes scripts in a WebAssembly sandbox.
@@ -41,6 +45,9 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 
     /// The guest component (.wasm).
     #[arg(value_name = "GUEST.wasm")]
@@ -85,6 +92,92 @@ struct ClusterArgs {
     /// read the credential; for throwaway test clusters only.
     #[arg(long)]
     insecure_skip_tls_verify: bool,
+}
+
+/// What the guest may use besides the API capability, and how much.
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Write one JSON line per guest request to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<String>,
+
+    /// Most memory the guest may use.
+    #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = limits::parse_bytes)]
+    max_memory: u64,
+
+    /// CPU time the guest may spend in its own code (waiting for the server does not
+    /// count); 0 for no limit.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = limits::parse_duration)]
+    cpu_limit: Duration,
+
+    /// Wall-clock limit for the whole run (default: none, so watches run until stopped).
+    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Largest body of a non-streaming response (watches and followed logs are not capped).
+    #[arg(long, value_name = "SIZE", default_value = "1Gi", value_parser = limits::parse_bytes)]
+    max_response_bytes: u64,
+
+    /// Response bodies the guest may hold open at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_streams: usize,
+
+    /// Requests per second the guest may send on average (0 for no limit); requests over
+    /// the rate wait, as with client-go.
+    #[arg(long, value_name = "N", default_value_t = 50.0)]
+    qps: f64,
+
+    /// Requests the guest may send in a burst above --qps.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    burst: u32,
+
+    /// Give the guest read-only access to a host directory, seen as GUEST (default: the
+    /// same path). The guest has no filesystem otherwise.
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    dir: Vec<String>,
+
+    /// Like --dir, but writable.
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    dir_rw: Vec<String>,
+
+    /// Set an environment variable in the guest (KEY=VALUE, or KEY to pass the host's
+    /// value). The guest sees no host environment otherwise.
+    #[arg(long, value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        Ok(Limits {
+            max_memory: usize::try_from(self.max_memory)
+                .context("--max-memory is larger than this machine's address space")?,
+            cpu_time: (!self.cpu_limit.is_zero()).then_some(self.cpu_limit),
+            wall_time: self.timeout,
+            max_response_bytes: self.max_response_bytes,
+            max_streams: self.max_streams,
+            qps: self.qps,
+            burst: self.burst,
+        })
+    }
+
+    fn guest_env(&self, args: Vec<String>) -> anyhow::Result<GuestEnv> {
+        let mut dirs = Vec::new();
+        for (specs, writable) in [(&self.dir, false), (&self.dir_rw, true)] {
+            for spec in specs {
+                let flag = if writable { "--dir-rw" } else { "--dir" };
+                dirs.push(DirGrant::parse(spec, writable).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?);
+            }
+        }
+        let env = self
+            .env
+            .iter()
+            .map(|spec| match spec.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (spec.clone(), std::env::var(spec).unwrap_or_default()),
+            })
+            .collect();
+        Ok(GuestEnv { args, env, dirs })
+    }
 }
 
 impl ClusterArgs {
@@ -159,9 +252,17 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| "guest".to_string());
     let mut guest_args = vec![program];
     guest_args.extend(args.args);
+    let guest_env = args.sandbox.guest_env(guest_args)?;
+    let limits = args.sandbox.limits()?;
 
-    let kube = KubeCtx::new(credentials.identity.clone(), transport);
-    let outcome = runner.run(&component, &guest_args, kube).await?;
+    let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);
+    kube.limits(limits.clone());
+    if let Some(target) = &args.sandbox.audit {
+        let audit = AuditLog::open(target)
+            .with_context(|| format!("failed to open the audit log {target:?}"))?;
+        kube.audit(audit);
+    }
+    let outcome = runner.run(&component, &guest_env, kube.build(), &limits).await?;
     if let Outcome::Trapped(message) = &outcome {
         eprintln!("error: {message}");
     }

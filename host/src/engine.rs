@@ -18,13 +18,32 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-/// Creates the engine every guest of this host shares: component model, Cranelift.
-/// (Async support, which the tokio-based host needs, is always on in wasmtime 48.)
+/// How often the engine's epoch advances: the granularity of `--cpu-limit` and of
+/// yielding a busy guest back to the async runtime.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Creates the engine every guest of this host shares: component model, Cranelift, and
+/// epoch interruption driven by a background thread every [`EPOCH_TICK`] (so a guest
+/// that computes forever can be stopped). Async support, which the tokio-based host
+/// needs, is always on in wasmtime 48.
 pub fn new_engine() -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    Engine::new(&config)
-        .map_err(|e| anyhow::Error::from(e).context("failed to create the wasmtime engine"))
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)
+        .map_err(|e| anyhow::Error::from(e).context("failed to create the wasmtime engine"))?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("kubewasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .context("failed to start the epoch thread")?;
+    Ok(engine)
 }
 
 /// Where compiled components are kept.

@@ -6,18 +6,49 @@
 //! unless `inherit_network` is called, which this host never does, so the API server is
 //! reachable only through `kubewasm:client/api`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{self, KubeCtx, KubeCtxView, KubeView};
+use crate::limits::{GuestLimiter, LimitExceeded, Limits, format_bytes};
 
 /// The store data of a script guest.
 pub struct ScriptState {
     wasi: WasiCtx,
     kube: KubeCtx,
     table: ResourceTable,
+    limiter: GuestLimiter,
+    cpu: CpuMeter,
+}
+
+/// Time spent executing guest code, kept by the store's call hook: the clock runs from
+/// entering wasm (or returning to it from the host) until leaving it.
+#[derive(Default)]
+struct CpuMeter {
+    used: Duration,
+    entered: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn transition(&mut self, hook: CallHook) {
+        if hook.entering_host() {
+            if let Some(since) = self.entered.take() {
+                self.used += since.elapsed();
+            }
+        } else {
+            self.entered = Some(Instant::now());
+        }
+    }
+
+    fn total(&self) -> Duration {
+        self.used + self.entered.map_or(Duration::ZERO, |since| since.elapsed())
+    }
 }
 
 impl WasiView for ScriptState {
@@ -36,6 +67,47 @@ impl KubeView for ScriptState {
             table: &mut self.table,
         }
     }
+}
+
+/// A host directory the guest may see (`--dir`, `--dir-rw`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: std::path::PathBuf,
+    /// Where the guest sees it.
+    pub guest: String,
+    /// Whether the guest may write to it.
+    pub writable: bool,
+}
+
+impl DirGrant {
+    /// Parses `HOST[::GUEST]` (the guest path defaults to the host path).
+    pub fn parse(spec: &str, writable: bool) -> Result<Self, String> {
+        let (host, guest) = match spec.split_once("::") {
+            Some((host, guest)) => (host, guest),
+            None => (spec, spec),
+        };
+        if host.is_empty() || guest.is_empty() {
+            return Err(format!("{spec:?} is not HOST[::GUEST]"));
+        }
+        Ok(Self {
+            host: host.into(),
+            guest: guest.to_string(),
+            writable,
+        })
+    }
+}
+
+/// What the guest sees of the host besides the kubewasm capabilities: its arguments,
+/// environment and directories. Stdio is inherited; there are no sockets.
+#[derive(Clone, Debug, Default)]
+pub struct GuestEnv {
+    /// The arguments; the first is the program name the guest sees.
+    pub args: Vec<String>,
+    /// Environment variables (none by default: the host's are not passed through).
+    pub env: Vec<(String, String)>,
+    /// Directories (none by default).
+    pub dirs: Vec<DirGrant>,
 }
 
 /// How a guest run ended.
@@ -72,37 +144,88 @@ impl ScriptRunner {
         Ok(Self { linker })
     }
 
-    /// Runs `component`'s `wasi:cli/run` with `args` (the first is the program name the
-    /// guest sees) and the kubewasm context `kube`, until it returns, exits or traps.
+    /// Runs `component`'s `wasi:cli/run` with the arguments, environment and directories
+    /// of `guest_env` and the kubewasm context `kube`, until it returns, exits, traps or
+    /// breaks one of `limits` (memory, CPU time, wall time).
     pub async fn run(
         &self,
         component: &Component,
-        args: &[String],
+        guest_env: &GuestEnv,
         kube: KubeCtx,
+        limits: &Limits,
     ) -> anyhow::Result<Outcome> {
         let pre = CommandPre::new(self.linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
                 "the guest needs imports this host does not provide (is it a kubewasm script component?): {e:#}"
             )
         })?)?;
-        let wasi = WasiCtx::builder().args(args).inherit_stdio().build();
+        let mut wasi = WasiCtx::builder();
+        wasi.args(&guest_env.args)
+            .envs(&guest_env.env)
+            .inherit_stdio();
+        for dir in &guest_env.dirs {
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(&dir.host, &dir.guest, perms).map_err(|e| {
+                anyhow::Error::from(e)
+                    .context(format!("failed to give the guest the directory {:?}", dir.host))
+            })?;
+        }
+        let wasi = wasi.build();
+        let memory_hit = Arc::new(AtomicBool::new(false));
         let state = ScriptState {
             wasi,
             kube,
             table: ResourceTable::new(),
+            limiter: GuestLimiter::new(limits, memory_hit.clone()),
+            cpu: CpuMeter::default(),
         };
         let mut store = Store::new(self.linker.engine(), state);
-        let result = async {
+        store.limiter(|state| &mut state.limiter);
+        store.call_hook(|mut store, hook| {
+            store.data_mut().cpu.transition(hook);
+            Ok(())
+        });
+        // Checked every epoch tick while guest code runs: stop a guest over its CPU
+        // budget, otherwise yield so the host's own I/O keeps moving.
+        let cpu_limit = limits.cpu_time;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |store| match cpu_limit {
+            Some(limit) if store.data().cpu.total() > limit => {
+                Err(wasmtime::Error::new(LimitExceeded::CpuTime(limit)))
+            }
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+
+        let run = async {
             let command = pre.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await
-        }
-        .await;
+        };
+        let result = match limits.wall_time {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Ok(Outcome::Trapped(LimitExceeded::WallTime(limit).to_string()));
+                }
+            },
+            None => run.await,
+        };
         Ok(match result {
             Ok(Ok(())) => Outcome::Exited(0),
             Ok(Err(())) => Outcome::Exited(1),
             Err(e) => {
                 if let Some(exit) = e.downcast_ref::<I32Exit>() {
                     Outcome::Exited(exit.0)
+                } else if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+                    Outcome::Trapped(limit.to_string())
+                } else if memory_hit.load(Ordering::Relaxed) {
+                    // A failed allocation usually aborts the guest: report the cause.
+                    Outcome::Trapped(
+                        LimitExceeded::Memory(format_bytes(limits.max_memory as u64)).to_string(),
+                    )
                 } else if let Some(trap) = e.downcast_ref::<Trap>() {
                     Outcome::Trapped(format!("the guest trapped: {trap}"))
                 } else {

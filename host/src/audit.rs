@@ -1,0 +1,178 @@
+//! The audit log: one JSON line per guest request.
+//!
+//! Each line says what the guest asked for (verb, group, resource, subresource,
+//! namespace, name, path), what the host decided and why (the matching rule or the
+//! denial reason), and what came back (HTTP status, body bytes, duration). A request
+//! line is written when its response body is finished or dropped, so a watch appears
+//! when it ends. Credentials are never part of a request the guest can build, so
+//! they cannot appear here.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// Where audit lines go. Cloning shares the destination.
+#[derive(Clone)]
+pub struct AuditLog {
+    sink: Arc<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl AuditLog {
+    /// Writes audit lines to `sink` (a file, stderr, or a buffer in tests).
+    pub fn new(sink: Box<dyn Write + Send>) -> Self {
+        Self {
+            sink: Arc::new(Mutex::new(sink)),
+        }
+    }
+
+    /// Opens `--audit` targets: `-` is stderr, anything else a file appended to.
+    pub fn open(target: &str) -> std::io::Result<Self> {
+        if target == "-" {
+            return Ok(Self::new(Box::new(std::io::stderr())));
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(target)?;
+        Ok(Self::new(Box::new(std::io::LineWriter::new(file))))
+    }
+
+    /// Writes one record as a JSON line. A failing audit sink is reported once per
+    /// record on stderr; it does not fail the guest's request.
+    pub fn record(&self, record: &AuditRecord) {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(e) => {
+                eprintln!("warning: could not encode an audit record: {e}");
+                return;
+            }
+        };
+        line.push(b'\n');
+        let mut sink = match self.sink.lock() {
+            Ok(sink) => sink,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = sink.write_all(&line).and_then(|()| sink.flush()) {
+            eprintln!("warning: could not write the audit log: {e}");
+        }
+    }
+}
+
+/// One audited request.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// When the request was made (RFC 3339, UTC).
+    pub time: String,
+    /// The Kubernetes verb (`get`, `list`, `watch`, `create`, ...) or the HTTP method in
+    /// lowercase for non-resource URLs.
+    pub verb: String,
+    /// The API group (`""` for core).
+    #[serde(rename = "apiGroup")]
+    pub api_group: String,
+    /// The resource (`pods`), empty for non-resource URLs.
+    pub resource: String,
+    /// The subresource (`log`, `status`), if any.
+    pub subresource: String,
+    /// The namespace, if any.
+    pub namespace: String,
+    /// The object name, if any.
+    pub name: String,
+    /// The path and query as the guest sent it.
+    pub path: String,
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    /// The rule that allowed it, or why it was refused.
+    pub reason: String,
+    /// The HTTP status, when the server answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Response body bytes the guest received.
+    pub bytes: u64,
+    /// Milliseconds from the request until its body was finished or dropped.
+    pub duration_ms: u64,
+    /// Why the request failed without a response (TLS, connect, limit), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl AuditRecord {
+    /// Sets `duration_ms` from the time elapsed since `start`.
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    }
+}
+
+/// The current time as RFC 3339 in UTC with millisecond precision.
+pub fn now_rfc3339() -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let millis = now.subsec_millis();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn audit_record_is_one_json_line() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let log = AuditLog::new(Box::new(buf.clone()));
+        log.record(&AuditRecord {
+            verb: "list".into(),
+            resource: "pods".into(),
+            decision: "allow",
+            status: Some(200),
+            ..AuditRecord::default()
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["verb"], "list");
+        assert_eq!(v["apiGroup"], "");
+        assert_eq!(v["status"], 200);
+    }
+}

@@ -1,0 +1,324 @@
+//! Limits on what one guest may consume: memory, CPU time, wall time, response bytes,
+//! concurrent streams and request rate.
+//!
+//! Each limit has a safe default and a flag; breaking one stops the guest (or fails the
+//! request) with a message naming the limit and its flag, never the host.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The limits for one guest run. `Default` gives the documented defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Largest linear memory (and total memories) a guest may have, in bytes
+    /// (`--max-memory`, default 256 MiB).
+    pub max_memory: usize,
+    /// CPU time the guest may spend executing its own code (`--cpu-limit`, default 60 s).
+    /// Time spent waiting for the API server does not count, so a long watch is fine.
+    pub cpu_time: Option<Duration>,
+    /// Wall-clock time for the whole run (`--timeout`, default none: watches and
+    /// followed logs run until stopped).
+    pub wall_time: Option<Duration>,
+    /// Largest body of a non-streaming response (`--max-response-bytes`, default
+    /// 1 GiB). Watches and followed logs are not capped.
+    pub max_response_bytes: u64,
+    /// Response bodies a guest may hold open at once (`--max-streams`, default 16).
+    pub max_streams: usize,
+    /// Sustained requests per second (`--qps`, default 50), like client-go's QPS.
+    pub qps: f64,
+    /// Requests allowed in a burst above `qps` (`--burst`, default 100).
+    pub burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_memory: 256 << 20,
+            cpu_time: Some(Duration::from_secs(60)),
+            wall_time: None,
+            max_response_bytes: 1 << 30,
+            max_streams: 16,
+            qps: 50.0,
+            burst: 100,
+        }
+    }
+}
+
+/// A limit the guest broke, as the error that stops it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitExceeded {
+    /// The guest tried to grow its memory past `--max-memory`.
+    #[error("the guest tried to use more than {0} of memory (raise it with --max-memory)")]
+    Memory(String),
+    /// The guest computed for longer than `--cpu-limit`.
+    #[error("the guest used more than {0:?} of CPU time (raise it with --cpu-limit)")]
+    CpuTime(Duration),
+    /// The run took longer than `--timeout`.
+    #[error("the guest ran for longer than {0:?} (raise it with --timeout)")]
+    WallTime(Duration),
+}
+
+/// Formats a byte count as kubectl-style binary units (`256Mi`).
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Parses a byte size: a number with an optional `Ki`, `Mi`, `Gi`, `Ti` (or `K`, `M`,
+/// `G`, `T`, decimal) suffix, as Kubernetes quantities are written.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: use e.g. 256Mi or 1Gi"))?;
+    let factor: u64 = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "K" | "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        _ => return Err(format!("{text:?} has an unknown unit: use Ki, Mi, Gi or Ti")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses a duration like kubectl's: `30s`, `5m`, `1h`, `1h30m`, `250ms`, or plain
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let err = || format!("{text:?} is not a duration: use e.g. 30s, 5m or 1h30m");
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(err)?;
+        if digits == 0 {
+            return Err(err());
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value * 60),
+            "h" => Duration::from_secs(value * 3600),
+            _ => return Err(err()),
+        };
+    }
+    Ok(total)
+}
+
+/// The wasmtime resource limiter of one guest: caps memory and remembers whether the
+/// guest hit the cap, so the trap that usually follows (a failed allocation aborts) can
+/// be reported as the limit it is.
+pub struct GuestLimiter {
+    max_memory: usize,
+    hit: Arc<AtomicBool>,
+}
+
+impl GuestLimiter {
+    /// A limiter for `limits`; `hit` is set when the guest asks for more memory.
+    pub fn new(limits: &Limits, hit: Arc<AtomicBool>) -> Self {
+        Self {
+            max_memory: limits.max_memory,
+            hit,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.hit.store(true, Ordering::Relaxed);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million is far beyond any real guest.
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Counts open response streams against `--max-streams`.
+#[derive(Clone, Debug)]
+pub struct StreamSlots {
+    open: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// An occupied stream slot, released on drop.
+#[derive(Debug)]
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl StreamSlots {
+    /// Slots for at most `max` concurrent streams.
+    pub fn new(max: usize) -> Self {
+        Self {
+            open: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// Takes a slot, or says why not.
+    pub fn acquire(&self) -> Result<StreamSlot, String> {
+        let mut current = self.open.load(Ordering::Acquire);
+        loop {
+            if current >= self.max {
+                return Err(format!(
+                    "the guest already has {current} response bodies open, the limit (raise it with --max-streams, or drop bodies it has read)"
+                ));
+            }
+            match self.open.compare_exchange(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(StreamSlot(self.open.clone())),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `qps` per second. Like
+/// client-go's, it delays requests over the rate instead of failing them.
+#[derive(Debug)]
+pub struct RateLimiter {
+    qps: f64,
+    burst: f64,
+    state: tokio::sync::Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    /// A bucket that starts full.
+    pub fn new(qps: f64, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            qps,
+            burst,
+            state: tokio::sync::Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    /// Waits until a request may be sent. `qps <= 0` means no limit.
+    pub async fn acquire(&self) {
+        if self.qps <= 0.0 {
+            return;
+        }
+        let mut state = self.state.lock().await;
+        let (tokens, last) = &mut *state;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.qps).min(self.burst);
+        *last = now;
+        if *tokens < 1.0 {
+            let wait = Duration::from_secs_f64((1.0 - *tokens) / self.qps);
+            tokio::time::sleep(wait).await;
+            *tokens = 1.0;
+            *last = Instant::now();
+        }
+        *tokens -= 1.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kubernetes_style_sizes() {
+        assert_eq!(parse_bytes("256Mi"), Ok(256 << 20));
+        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("2M"), Ok(2_000_000));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("").is_err());
+    }
+
+    #[test]
+    fn parses_kubectl_style_durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn formats_binary_sizes() {
+        assert_eq!(format_bytes(256 << 20), "256Mi");
+        assert_eq!(format_bytes(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn stream_slots_refuse_past_the_limit_and_free_on_drop() {
+        let slots = StreamSlots::new(2);
+        let a = slots.acquire().unwrap();
+        let _b = slots.acquire().unwrap();
+        let err = slots.acquire().unwrap_err();
+        assert!(err.contains("--max-streams"), "{err}");
+        drop(a);
+        assert!(slots.acquire().is_ok());
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn rate_limiter_delays_requests_beyond_the_burst() {
+        let limiter = RateLimiter::new(10.0, 2);
+        let start = tokio::time::Instant::now();
+        for _ in 0..4 {
+            limiter.acquire().await;
+        }
+        // Two from the burst, then two at 10/s: about 200 ms of (virtual) waiting.
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(190), "{waited:?}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Exit codes, traps and the compiled-component cache.
+
+use crate::harness::{Cluster, EXIT_CODE_GUEST, GUEST, TRAP_GUEST, host, run};
+
+#[test]
+fn guest_exit_code_becomes_the_process_exit_code() {
+    let cluster = Cluster::admin();
+    let out = run(cluster.guest(EXIT_CODE_GUEST, &["7"]));
+    assert_eq!(out.code(), 7, "{out:?}");
+    assert_eq!(out.stdout, "exiting with 7\n");
+}
+
+#[test]
+fn trapping_guest_prints_one_line_and_exits_nonzero() {
+    let cluster = Cluster::admin();
+    let out = run(cluster.guest(TRAP_GUEST, &[]));
+    assert_eq!(out.code(), 134, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("error: the guest trapped: "), "{out:?}");
+    assert!(out.stderr.contains("unreachable"), "{out:?}");
+    assert!(!out.stderr.contains("backtrace"), "{out:?}");
+}
+
+#[test]
+fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
+    let cluster = Cluster::admin();
+    let cache = tempfile::tempdir().unwrap();
+    let list = || {
+        let mut entries: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect();
+        entries.sort();
+        entries
+    };
+    for _ in 0..2 {
+        let mut cmd = host(cluster.home.path());
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path())
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args([GUEST, "version"]);
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{out:?}");
+        if list().len() == 1 {
+            break;
+        }
+    }
+    let before = list();
+    assert_eq!(before.len(), 1, "{before:?}");
+    let mut cmd = host(cluster.home.path());
+    cmd.env("KUBEWASM_CACHE_DIR", cache.path())
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args([GUEST, "version"]);
+    assert_eq!(run(cmd).code(), 0);
+    assert_eq!(list(), before, "the second run rewrote the cache");
+}
+
+#[test]
+fn guest_arguments_after_the_component_are_not_host_options() {
+    let cluster = Cluster::admin();
+    // `--kubeconfig` after the component belongs to the guest, which rejects it.
+    let out = cluster.kubectl(&["get", "pods", "--kubeconfig", "/etc/passwd"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(!out.stderr.contains("failed to read kubeconfig"), "{out:?}");
+}

@@ -1,0 +1,184 @@
+//! Running the `host` binary against the fake API server.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+/// The `host` binary of this workspace. `cargo test --workspace` builds it before any
+/// test runs; it sits beside the test binary's `deps/` directory.
+pub fn host_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary is in target/<profile>/deps");
+    let host = dir.join(format!("host{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        host.exists(),
+        "{host:?} does not exist: run the tests with `cargo test --workspace` (or `cargo build -p kubewasm-host` first)"
+    );
+    host
+}
+
+/// One cache of compiled guests for the whole test run, so each guest compiles once.
+pub fn cache_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubewasm-e2e-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create cache dir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    dir
+}
+
+/// A `host` command with a clean environment: no kubeconfig, no in-cluster variables,
+/// `HOME` pointing at `home` (so `~/.kube/config` is whatever the test puts there).
+pub fn host(home: &Path) -> Command {
+    let mut cmd = Command::new(host_bin());
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBEWASM_CACHE_DIR", cache_dir())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished command printed.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status.code(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `limit` (a hung host is a failure, not a
+/// hung test run).
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let stdout = read_in_background(child.stdout.take().unwrap());
+    let stderr = read_in_background(child.stderr.take().unwrap());
+    let status = wait_with_limit(&mut child, limit);
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Runs `cmd` with the default limit of 60 s.
+pub fn run(cmd: Command) -> Output {
+    run_with_limit(cmd, Duration::from_secs(60))
+}
+
+pub fn wait_with_limit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for host") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("host did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_in_background(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// A fake cluster with a kubeconfig for it in a temporary `HOME`.
+pub struct Cluster {
+    pub server: kubewasm_tests::FakeApiServer,
+    pub home: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+/// The admin token every [`Cluster`] accepts.
+pub const ADMIN_TOKEN: &str = "e2e-admin-token";
+/// The token of `system:serviceaccount:demo:reader`, which may only read pods in `demo`.
+pub const READER_TOKEN: &str = "e2e-reader-token";
+
+impl Cluster {
+    /// A TLS server with `config` (its tokens are replaced by [`ADMIN_TOKEN`] and
+    /// [`READER_TOKEN`]) and a kubeconfig using `token`, default namespace `demo`.
+    pub fn start_with(mut config: kubewasm_tests::ServerConfig, token: &str) -> Self {
+        config.token = Some(ADMIN_TOKEN.to_string());
+        config.reader_token = Some(READER_TOKEN.to_string());
+        let server = kubewasm_tests::FakeApiServer::start(config).expect("start fake API server");
+        let home = tempfile::tempdir().unwrap();
+        let kubeconfig = home.path().join("kubeconfig");
+        server
+            .write_kubeconfig(
+                &kubeconfig,
+                kubewasm_tests::KubeconfigAuth::Token(token.to_string()),
+                Some("demo"),
+            )
+            .unwrap();
+        Self {
+            server,
+            home,
+            kubeconfig,
+        }
+    }
+
+    /// An admin cluster with default server settings.
+    pub fn admin() -> Self {
+        Self::start_with(kubewasm_tests::ServerConfig::default(), ADMIN_TOKEN)
+    }
+
+    /// `host run --kubeconfig K GUEST.wasm ARGS...`.
+    pub fn guest(&self, wasm: &str, args: &[&str]) -> Command {
+        let mut cmd = host(self.home.path());
+        cmd.arg("run")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg(wasm)
+            .args(args);
+        cmd
+    }
+
+    /// Runs the real guest with `args` to completion.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        run(self.guest(GUEST, args))
+    }
+
+    /// The paths (with query) the server received, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .into_iter()
+            .map(|r| r.path_and_query)
+            .collect()
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `host` binary runs the real guest against a fake
+//! kube-apiserver that replays recorded v1.36 responses. Nothing leaves 127.0.0.1.
+
+mod connect;
+mod guest_lifecycle;
+mod harness;
+mod output;
+mod streams;

@@ -1,0 +1,155 @@
+//! Watches and followed logs print as data arrives; closing stdout or Ctrl-C ends the
+//! run cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kubewasm_tests::ServerConfig;
+
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, wait_with_limit};
+
+/// Spawns `args` and collects each stdout line with the time it arrived.
+fn timed_lines(cluster: &Cluster, args: &[&str]) -> (Vec<(Instant, String)>, Instant, i32) {
+    let mut child = cluster
+        .guest(GUEST, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn host");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            tx.send((Instant::now(), line)).unwrap();
+        }
+    });
+    let status = wait_with_limit(&mut child, Duration::from_secs(60));
+    let exited = Instant::now();
+    reader.join().unwrap();
+    (rx.into_iter().collect(), exited, status.code().unwrap_or(-1))
+}
+
+fn slow_stream_cluster() -> Cluster {
+    Cluster::start_with(
+        ServerConfig {
+            watch_event_interval: Duration::from_millis(400),
+            log_lines: 5,
+            ..ServerConfig::default()
+        },
+        ADMIN_TOKEN,
+    )
+}
+
+#[test]
+fn watch_prints_each_event_while_the_stream_is_still_open() {
+    let cluster = slow_stream_cluster();
+    let (lines, exited, code) = timed_lines(&cluster, &["get", "pods", "-w"]);
+    assert_eq!(code, 0, "{lines:?}");
+    let events: Vec<&(Instant, String)> =
+        lines.iter().filter(|(_, l)| l.starts_with("watch-demo")).collect();
+    assert!(events.len() >= 3, "expected watch events, got {lines:?}");
+    // The first event was printed while the server still had events to send, at
+    // least one interval before the stream (and the process) ended.
+    let first = events[0].0;
+    assert!(
+        exited.duration_since(first) >= Duration::from_millis(800),
+        "first event printed only {:?} before exit",
+        exited.duration_since(first)
+    );
+    // Header once, from the initial list; events reuse its columns.
+    assert_eq!(lines.iter().filter(|(_, l)| l.starts_with("NAME")).count(), 1, "{lines:?}");
+    let watch = cluster
+        .paths()
+        .into_iter()
+        .find(|p| p.contains("watch=true") || p.contains("watch=1"))
+        .expect("a watch request");
+    assert!(watch.contains("resourceVersion=8384"), "{watch}");
+}
+
+#[test]
+fn logs_follow_prints_lines_as_they_arrive() {
+    let cluster = slow_stream_cluster();
+    let (lines, exited, code) = timed_lines(&cluster, &["logs", "-f", "demo-00001"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let first = lines[0].0;
+    assert!(
+        exited.duration_since(first) >= Duration::from_millis(800),
+        "first line printed only {:?} before exit",
+        exited.duration_since(first)
+    );
+    let log = cluster
+        .paths()
+        .into_iter()
+        .find(|p| p.contains("/log"))
+        .expect("a log request");
+    assert!(log.starts_with("/api/v1/namespaces/demo/pods/demo-00001/log"), "{log}");
+    assert!(log.contains("follow=true"), "{log}");
+}
+
+#[test]
+fn logs_with_container_and_tail_pass_them_to_the_server() {
+    let cluster = Cluster::admin();
+    let out = cluster.kubectl(&["logs", "-c", "main", "--tail", "2", "demo-00001"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 2, "{out:?}");
+    let log = cluster.paths().into_iter().find(|p| p.contains("/log")).unwrap();
+    assert!(log.contains("container=main") && log.contains("tailLines=2"), "{log}");
+}
+
+#[test]
+fn closing_stdout_ends_a_watch_quietly() {
+    let cluster = slow_stream_cluster();
+    let mut child = cluster
+        .guest(GUEST, &["get", "pods", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("NAME"), "{first}");
+    drop(stdout); // like `| head -1`
+    let status = wait_with_limit(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("trap"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_watch_promptly() {
+    let cluster = Cluster::start_with(
+        ServerConfig {
+            watch_event_interval: Duration::from_secs(5),
+            ..ServerConfig::default()
+        },
+        ADMIN_TOKEN,
+    );
+    let mut child = cluster
+        .guest(GUEST, &["get", "pods", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wait_with_limit(&mut child, Duration::from_secs(5));
+    assert!(sent.elapsed() < Duration::from_secs(2), "took {:?}", sent.elapsed());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!status.success());
+}

@@ -1,0 +1,184 @@
+//! `demo-apiserver`: the bundled fake cluster for trying kubewasm without a real one.
+//!
+//! Starts the fake kube-apiserver (HTTPS, admin bearer token), writes a kubeconfig for it
+//! (context `kubewasm-demo`, namespace `demo`), prints the server URL on stdout and runs until
+//! SIGTERM or SIGINT. (It does not watch stdin: a backgrounded shell job's stdin is
+//! `/dev/null`, which `run.sh` relies on.)
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
+
+const USAGE: &str = "usage: demo-apiserver --kubeconfig-out PATH [--port N] [--ready-file PATH]
+
+Runs a fake Kubernetes API server on 127.0.0.1 that answers with recorded
+kube-apiserver v1.36 responses (namespace `demo` with 50 pods, 3 nodes).
+
+  --kubeconfig-out PATH  write a kubeconfig for the server here (required)
+  --port N               listen on this port (default: any free port)
+  --ready-file PATH      once serving, write the server URL to this file
+
+The URL is printed on stdout. The server stops on SIGTERM or SIGINT.";
+
+struct Args {
+    kubeconfig_out: PathBuf,
+    port: u16,
+    ready_file: Option<PathBuf>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
+    let mut kubeconfig_out = None;
+    let mut port = 0u16;
+    let mut ready_file = None;
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match inline.clone().or_else(|| args.next()) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => bail!("{name} needs a value"),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--kubeconfig-out" => kubeconfig_out = Some(PathBuf::from(value("--kubeconfig-out")?)),
+            "--port" => {
+                let v = value("--port")?;
+                port = v
+                    .parse()
+                    .with_context(|| format!("--port {v:?} is not a port number"))?;
+            }
+            "--ready-file" => ready_file = Some(PathBuf::from(value("--ready-file")?)),
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    let Some(kubeconfig_out) = kubeconfig_out else {
+        bail!("--kubeconfig-out is required");
+    };
+    Ok(Some(Args {
+        kubeconfig_out,
+        port,
+        ready_file,
+    }))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("demo-apiserver: {e:#}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo-apiserver: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let server = FakeApiServer::start_on(
+        SocketAddr::from(([127, 0, 0, 1], args.port)),
+        ServerConfig::default(),
+    )?;
+    let token = server
+        .config()
+        .token
+        .clone()
+        .context("the default configuration has an admin token")?;
+    server
+        .write_kubeconfig(
+            &args.kubeconfig_out,
+            KubeconfigAuth::Token(token),
+            Some("demo"),
+        )
+        .with_context(|| format!("writing {}", args.kubeconfig_out.display()))?;
+    let url = server.url();
+    if let Some(ready) = &args.ready_file {
+        // Write then rename, so a watcher never reads a half-written file.
+        let tmp = ready.with_extension("tmp");
+        std::fs::write(&tmp, format!("{url}\n"))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, ready).with_context(|| format!("writing {}", ready.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{url}")?;
+    out.flush()?;
+    drop(out);
+    eprintln!(
+        "demo-apiserver: serving the recorded demo cluster at {url}\n\
+         demo-apiserver: kubeconfig written to {} (context kubewasm-demo, namespace demo)\n\
+         demo-apiserver: stop with Ctrl-C or SIGTERM",
+        args.kubeconfig_out.display()
+    );
+    wait_for_stop()?;
+    drop(server);
+    Ok(())
+}
+
+/// Blocks until SIGTERM or SIGINT.
+fn wait_for_stop() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the signal runtime")?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: &[&str]) -> Result<Option<Args>> {
+        parse_args(v.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments_parse_with_and_without_equals() {
+        let a = parse(&[
+            "--kubeconfig-out",
+            "/tmp/k",
+            "--port=6443",
+            "--ready-file",
+            "/tmp/r",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.kubeconfig_out, PathBuf::from("/tmp/k"));
+        assert_eq!(a.port, 6443);
+        assert_eq!(a.ready_file, Some(PathBuf::from("/tmp/r")));
+        assert!(parse(&["--port", "1"]).is_err());
+        assert!(parse(&["--kubeconfig-out"]).is_err());
+        assert!(parse(&["--kubeconfig-out", "k", "--port", "x"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+}
