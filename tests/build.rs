@@ -10,7 +10,9 @@ use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let workspace = manifest_dir.parent().expect("tests/ is inside the workspace");
+    let workspace = manifest_dir
+        .parent()
+        .expect("tests/ is inside the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let target_dir = out_dir.join("wasm-target");
 
@@ -36,7 +38,9 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("failed to run cargo to build the test guests");
+    let status = cmd
+        .status()
+        .expect("failed to run cargo to build the test guests");
     if !status.success() {
         panic!(
             "building the guests for wasm32-wasip2 failed (status {status}); \
@@ -46,7 +50,10 @@ fn main() {
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
     let mut consts = String::new();
-    for (name, file) in [("GUEST", "guest"), ("TRAP_GUEST", "trap"), ("EXIT_CODE_GUEST", "exit_code"),
+    for (name, file) in [
+        ("GUEST", "guest"),
+        ("TRAP_GUEST", "trap"),
+        ("EXIT_CODE_GUEST", "exit_code"),
         ("ADVERSARY_GUEST", "adversary"),
     ] {
         let path = wasm_dir.join(format!("{file}.wasm"));

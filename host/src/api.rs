@@ -15,6 +15,7 @@ use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
 use crate::credentials::{AuthKind, Identity, Source};
 use crate::limits::{Limits, RateLimiter, StreamSlots};
+use crate::policy::{Decision, Policy, RequestInfo};
 use crate::sanitize;
 use crate::transport::{ErrorCode, Transport};
 
@@ -22,6 +23,7 @@ use crate::transport::{ErrorCode, Transport};
 pub struct KubeCtxBuilder {
     identity: Identity,
     transport: Arc<Transport>,
+    policy: Arc<Policy>,
     audit: Option<AuditLog>,
     limits: Limits,
 }
@@ -32,9 +34,18 @@ impl KubeCtxBuilder {
         Self {
             identity,
             transport,
+            policy: Arc::new(Policy::default_read_only()),
             audit: None,
             limits: Limits::default(),
         }
+    }
+
+    /// Decides every request with `policy`. By default [`Policy::default_read_only`]:
+    /// get/list/watch on everything but secrets (and exec, attach, port-forward, proxy),
+    /// plus discovery and health URLs.
+    pub fn policy(&mut self, policy: Arc<Policy>) -> &mut Self {
+        self.policy = policy;
+        self
     }
 
     /// Writes one audit line per request to `audit`. By default nothing is audited.
@@ -55,6 +66,7 @@ impl KubeCtxBuilder {
         KubeCtx {
             identity: self.identity.clone(),
             transport: self.transport.clone(),
+            policy: self.policy.clone(),
             audit: self.audit.clone(),
             streams: StreamSlots::new(self.limits.max_streams),
             rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
@@ -68,6 +80,7 @@ impl KubeCtxBuilder {
 pub struct KubeCtx {
     identity: Identity,
     transport: Arc<Transport>,
+    policy: Arc<Policy>,
     audit: Option<AuditLog>,
     limits: Limits,
     streams: StreamSlots,
@@ -149,12 +162,11 @@ impl api::Host for KubeCtxView<'_> {
         let start = Instant::now();
         let mut record = AuditRecord {
             time: now_rfc3339(),
-            verb: format!("{:?}", request.method).to_lowercase(),
+            verb: method_name(request.method).to_lowercase(),
             path: request.path_and_query.clone(),
             decision: "allow",
             ..AuditRecord::default()
         };
-        let streaming = is_streaming(&request.path_and_query);
         let fail = |mut record: AuditRecord, code: ErrorCode, audit: &Option<AuditLog>| {
             if let Some(audit) = audit {
                 if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
@@ -168,6 +180,31 @@ impl api::Host for KubeCtxView<'_> {
             }
             Ok(Err(code.into()))
         };
+
+        // Read the request as the API server will, refusing anything it could read
+        // differently, then let the policy decide.
+        let info = match RequestInfo::parse(method_name(request.method), &request.path_and_query) {
+            Ok(info) => info,
+            Err(refusal) => {
+                let code = ErrorCode::InvalidRequest(refusal.to_string());
+                return fail(record, code, &self.ctx.audit);
+            }
+        };
+        record.verb = info.verb.clone();
+        record.api_group = info.api_group.clone();
+        record.resource = info.resource.clone();
+        record.subresource = info.subresource.clone();
+        record.namespace = info.namespace.clone();
+        record.name = info.name.clone();
+        match self.ctx.policy.decide(&info) {
+            Decision::Allow { rule_text, .. } => record.reason = rule_text,
+            Decision::Deny { reason, suggestion } => {
+                let code = ErrorCode::Denied(format!("{reason}\n{suggestion}"));
+                return fail(record, code, &self.ctx.audit);
+            }
+        }
+        let streaming = info.verb == "watch"
+            || (info.subresource == "log" && has_true_param(&request.path_and_query, "follow"));
         let http_request = match build_request(request) {
             Ok(r) => r,
             Err(code) => return fail(record, code, &self.ctx.audit),
@@ -218,33 +255,35 @@ impl api::Host for KubeCtxView<'_> {
     }
 }
 
-/// Whether a request opens a stream that is meant to last: a watch or a followed log.
-/// Such bodies are not capped by `--max-response-bytes`.
-fn is_streaming(path_and_query: &str) -> bool {
+/// Whether the query sets `name` to true (`name=true` or `name=1`), as the API server
+/// reads booleans. A followed log, like a watch, is a stream meant to last and is not
+/// capped by `--max-response-bytes`.
+fn has_true_param(path_and_query: &str, name: &str) -> bool {
     let Some((_, query)) = path_and_query.split_once('?') else {
         return false;
     };
     query.split('&').any(|pair| {
-        matches!(
-            pair,
-            "watch=true" | "watch=1" | "follow=true" | "follow=1"
-        )
+        pair.split_once('=')
+            .is_some_and(|(k, v)| k == name && (v == "true" || v == "1"))
     })
 }
 
-/// Checks a guest request and turns it into an HTTP request for the transport.
+fn method_name(method: api::Method) -> &'static str {
+    match method {
+        api::Method::Get => "GET",
+        api::Method::Head => "HEAD",
+        api::Method::Post => "POST",
+        api::Method::Put => "PUT",
+        api::Method::Patch => "PATCH",
+        api::Method::Delete => "DELETE",
+    }
+}
+
+/// Checks a guest request's headers and turns it into an HTTP request for the transport
+/// (its path was checked by [`RequestInfo::parse`]).
 fn build_request(request: api::Request) -> Result<Request<Body>, ErrorCode> {
-    sanitize::check_path_and_query(&request.path_and_query).map_err(ErrorCode::InvalidRequest)?;
-    let method = match request.method {
-        api::Method::Get => http::Method::GET,
-        api::Method::Head => http::Method::HEAD,
-        api::Method::Post => http::Method::POST,
-        api::Method::Put => http::Method::PUT,
-        api::Method::Patch => http::Method::PATCH,
-        api::Method::Delete => http::Method::DELETE,
-    };
     let mut builder = Request::builder()
-        .method(method)
+        .method(method_name(request.method))
         .uri(request.path_and_query.as_str());
     for (name, value) in &request.headers {
         sanitize::check_header(name, value).map_err(ErrorCode::InvalidRequest)?;

@@ -135,9 +135,9 @@ impl InputStream for BodyStream {
         match &self.state {
             State::Open => Ok(Bytes::new()),
             State::Closed => Err(StreamError::Closed),
-            State::Failed(code) => Err(StreamError::LastOperationFailed(
-                wasmtime::Error::new(code.clone()),
-            )),
+            State::Failed(code) => Err(StreamError::LastOperationFailed(wasmtime::Error::new(
+                code.clone(),
+            ))),
         }
     }
 }

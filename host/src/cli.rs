@@ -1,6 +1,6 @@
 //! The `host` command line: a thin shell over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,6 +13,7 @@ use crate::audit::AuditLog;
 use crate::credentials::{CredentialOptions, Credentials};
 use crate::engine::{ComponentCache, new_engine};
 use crate::limits::{self, Limits};
+use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
 use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
 use crate::transport::Transport;
 
@@ -38,7 +39,32 @@ enum Command {
     ///   host run --server http://127.0.0.1:8001 guest.wasm version
     ///   host run --kubeconfig ./admin.conf --context prod guest.wasm get nodes
     #[command(verbatim_doc_comment)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+
+    /// Inspect access policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Say whether a policy allows a request, and which rule decides it.
+    ///
+    /// Exits 0 when allowed, 1 when denied. Examples:
+    ///   host policy check --policy role.yaml --method GET --path /api/v1/namespaces/demo/pods
+    ///   host policy check --method POST --path /api/v1/namespaces/demo/pods/web-0/exec
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// Role/ClusterRole YAML, or `unrestricted` (default: the read-only default policy).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<String>,
+        /// The HTTP method of the request.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The request's path and query, e.g. `/api/v1/namespaces/demo/pods?watch=true`.
+        #[arg(long)]
+        path: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -54,7 +80,11 @@ struct RunArgs {
     guest: PathBuf,
 
     /// Arguments for the guest.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "GUEST-ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "GUEST-ARGS"
+    )]
     args: Vec<String>,
 }
 
@@ -97,6 +127,14 @@ struct ClusterArgs {
 /// What the guest may use besides the API capability, and how much.
 #[derive(Debug, Args)]
 struct SandboxArgs {
+    /// Which requests the guest may send: a file of Role/ClusterRole YAML documents
+    /// (rules narrow what the credential can do; a Role confines the guest to its
+    /// namespace and becomes its default namespace), or `unrestricted`. Default:
+    /// get/list/watch on everything except secrets, plus discovery; no writes, no exec,
+    /// attach, port-forward or proxy.
+    #[arg(long, value_name = "FILE|unrestricted")]
+    policy: Option<String>,
+
     /// Write one JSON line per guest request to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE")]
     audit: Option<String>,
@@ -165,7 +203,9 @@ impl SandboxArgs {
         for (specs, writable) in [(&self.dir, false), (&self.dir_rw, true)] {
             for spec in specs {
                 let flag = if writable { "--dir-rw" } else { "--dir" };
-                dirs.push(DirGrant::parse(spec, writable).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?);
+                dirs.push(
+                    DirGrant::parse(spec, writable).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?,
+                );
             }
         }
         let env = self
@@ -210,7 +250,12 @@ pub fn main() -> i32 {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args).await,
+            Command::Run(args) => run(*args).await,
+            Command::Policy(PolicyCommand::Check {
+                policy,
+                method,
+                path,
+            }) => policy_check(policy.as_deref(), &method, &path),
         }
     });
     match result {
@@ -222,8 +267,44 @@ pub fn main() -> i32 {
     }
 }
 
+/// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default.
+fn load_policy(policy: Option<&str>) -> anyhow::Result<Policy> {
+    Ok(match policy {
+        None => Policy::default_read_only(),
+        Some("unrestricted") => Policy::unrestricted(),
+        Some(path) => Policy::load(Path::new(path))?,
+    })
+}
+
+fn policy_check(policy: Option<&str>, method: &str, path: &str) -> anyhow::Result<i32> {
+    let policy = load_policy(policy)?;
+    let info = RequestInfo::parse(method, path)?;
+    Ok(match policy.decide(&info) {
+        Decision::Allow { rule_text, .. } => {
+            println!("allow: {}\nby {rule_text}", info.describe());
+            0
+        }
+        Decision::Deny { reason, suggestion } => {
+            println!("deny: {reason}\n{suggestion}");
+            1
+        }
+    })
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let credentials = Credentials::load(&args.cluster.options()).await?;
+    let policy = load_policy(args.sandbox.policy.as_deref())?;
+    if policy.kind() == PolicyKind::Unrestricted {
+        eprintln!(
+            "warning: --policy unrestricted: the guest may do anything the credential can do"
+        );
+    }
+    let mut options = args.cluster.options();
+    if options.namespace.is_none()
+        && let Some([namespace]) = policy.confined_namespaces().as_deref()
+    {
+        options.namespace = Some(namespace.to_string());
+    }
+    let credentials = Credentials::load(&options).await?;
     if args.cluster.insecure_skip_tls_verify {
         eprintln!(
             "warning: --insecure-skip-tls-verify: the API server's certificate is NOT verified; the credential can be intercepted"
@@ -238,8 +319,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
             let wasm = std::fs::read(&args.guest)
                 .with_context(|| format!("failed to read guest component {:?}", args.guest))?;
             wasmtime::component::Component::new(&engine, wasm).map_err(|e| {
-                anyhow::Error::from(e)
-                    .context(format!("failed to compile guest component {:?}", args.guest))
+                anyhow::Error::from(e).context(format!(
+                    "failed to compile guest component {:?}",
+                    args.guest
+                ))
             })?
         }
     };
@@ -256,13 +339,15 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let limits = args.sandbox.limits()?;
 
     let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);
-    kube.limits(limits.clone());
+    kube.limits(limits.clone()).policy(Arc::new(policy));
     if let Some(target) = &args.sandbox.audit {
         let audit = AuditLog::open(target)
             .with_context(|| format!("failed to open the audit log {target:?}"))?;
         kube.audit(audit);
     }
-    let outcome = runner.run(&component, &guest_env, kube.build(), &limits).await?;
+    let outcome = runner
+        .run(&component, &guest_env, kube.build(), &limits)
+        .await?;
     if let Outcome::Trapped(message) = &outcome {
         eprintln!("error: {message}");
     }

@@ -118,6 +118,21 @@ pub enum CredentialError {
         #[source]
         source: std::io::Error,
     },
+    /// A token file (kubeconfig `tokenFile`, or the ServiceAccount token) is unreadable.
+    #[error("failed to read the token file {path:?}: {source}")]
+    ReadTokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A token file kube-client would send with surrounding whitespace, which no server
+    /// accepts.
+    #[error(
+        "the token file {0:?} has whitespace or a newline around the token; kube-client sends the file as it is, so remove it (e.g. write the file with `printf %s TOKEN` instead of `echo`)"
+    )]
+    TokenFileWhitespace(PathBuf),
     /// `KUBERNETES_SERVICE_HOST`/`_PORT` are not set while `--in-cluster` was asked for.
     #[error(
         "cannot use the in-cluster ServiceAccount: {0} is not set (it is set in every pod; outside a pod use --kubeconfig or --server)"
@@ -207,6 +222,9 @@ impl Credentials {
         }
         // Retries are the guest's decision (it knows which requests are idempotent).
         credentials.config.default_retry = false;
+        if let Some(path) = &credentials.config.auth_info.token_file {
+            check_token_file(Path::new(path))?;
+        }
         Ok(credentials)
     }
 
@@ -325,7 +343,11 @@ impl Credentials {
         let identity = Identity {
             source: Source::Kubeconfig,
             auth,
-            server: config.cluster_url.to_string().trim_end_matches('/').to_string(),
+            server: config
+                .cluster_url
+                .to_string()
+                .trim_end_matches('/')
+                .to_string(),
             namespace: config.default_namespace.clone(),
             context: context_name,
             user,
@@ -350,8 +372,11 @@ impl Credentials {
 
         let read = |what: &'static str| {
             let path = sa_dir.join(what);
-            std::fs::read(&path)
-                .map_err(|source| CredentialError::ServiceAccountFile { what, path, source })
+            std::fs::read(&path).map_err(|source| CredentialError::ServiceAccountFile {
+                what,
+                path,
+                source,
+            })
         };
         let token = read("token")?;
         let ca_path = sa_dir.join("ca.crt");
@@ -410,6 +435,22 @@ impl Credentials {
     }
 }
 
+/// Checks once, at start-up, that a token file is readable and holds a token kube-client
+/// can send. (client-go trims whitespace around file tokens; kube-client 5 does not, and
+/// its error would only say "invalid bearer token".)
+fn check_token_file(path: &Path) -> Result<(), CredentialError> {
+    let token = std::fs::read(path).map_err(|source| CredentialError::ReadTokenFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if token.first().is_some_and(u8::is_ascii_whitespace)
+        || token.last().is_some_and(u8::is_ascii_whitespace)
+    {
+        return Err(CredentialError::TokenFileWhitespace(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 const SERVICE_HOST_ENV: &str = "KUBERNETES_SERVICE_HOST";
 const SERVICE_PORT_ENV: &str = "KUBERNETES_SERVICE_PORT";
 
@@ -427,7 +468,9 @@ fn parse_server_url(url: &str) -> Result<http::Uri, CredentialError> {
         url: url.to_string(),
         reason: reason.to_string(),
     };
-    let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return Err(invalid("it must start with http:// or https://")),

@@ -97,14 +97,16 @@ impl ComponentCache {
         }
 
         let compiled = engine.precompile_component(&wasm).map_err(|e| {
-            anyhow::Error::from(e).context(format!("failed to compile guest component {wasm_path:?}"))
+            anyhow::Error::from(e)
+                .context(format!("failed to compile guest component {wasm_path:?}"))
         })?;
         if let Err(e) = self.store(&artifact, &compiled) {
             tracing::warn!("could not cache the compiled component: {e:#}");
         }
         // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
         unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
-            anyhow::Error::from(e).context(format!("failed to load compiled component {wasm_path:?}"))
+            anyhow::Error::from(e)
+                .context(format!("failed to load compiled component {wasm_path:?}"))
         })
     }
 
@@ -133,7 +135,9 @@ impl ComponentCache {
 /// `sha256(wasm)` plus the engine's compatibility hash, as hex.
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hasher);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hasher);
     let digest = Sha256::digest(wasm);
     let mut key = String::with_capacity(64 + 17);
     for byte in digest {
@@ -166,7 +170,10 @@ fn check_private(dir: &Path) -> anyhow::Result<()> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     if meta.uid() != uid {
-        bail!("cache directory {dir:?} belongs to another user (uid {})", meta.uid());
+        bail!(
+            "cache directory {dir:?} belongs to another user (uid {})",
+            meta.uid()
+        );
     }
     if meta.mode() & 0o022 != 0 {
         bail!(
@@ -197,10 +204,7 @@ fn tempfile_in(dir: &Path) -> anyhow::Result<(PathBuf, fs::File)> {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     for attempt in 0..16u32 {
-        let path = dir.join(format!(
-            ".tmp-{}-{nanos:x}-{attempt}",
-            std::process::id()
-        ));
+        let path = dir.join(format!(".tmp-{}-{nanos:x}-{attempt}", std::process::id()));
         match options.open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use kubewasm_host::{Credentials, CredentialOptions, KubeCtx, ScriptRunner, Transport};
+//! use kubewasm_host::{Credentials, CredentialOptions, GuestEnv, KubeCtx, Limits, ScriptRunner, Transport};
 //! use kubewasm_host::engine::{ComponentCache, new_engine};
 //!
 //! # async fn demo() -> anyhow::Result<()> {
@@ -19,10 +19,14 @@
 //! let component = ComponentCache::new("/tmp/kubewasm-cache")
 //!     .load(&engine, "guest.wasm".as_ref())?;
 //! let runner = ScriptRunner::new(&engine)?;
-//! let args = ["guest", "get", "pods"].map(String::from);
-//! let outcome = runner
-//!     .run(&component, &args, KubeCtx::new(credentials.identity.clone(), transport))
-//!     .await?;
+//! let guest_env = GuestEnv {
+//!     args: ["guest", "get", "pods"].map(String::from).to_vec(),
+//!     ..GuestEnv::default()
+//! };
+//! let limits = Limits::default();
+//! let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);
+//! kube.limits(limits.clone());
+//! let outcome = runner.run(&component, &guest_env, kube.build(), &limits).await?;
 //! std::process::exit(outcome.exit_code());
 //! # }
 //! ```
@@ -30,16 +34,20 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod bindings;
 pub mod body;
 pub mod cli;
 pub mod credentials;
 pub mod engine;
+pub mod limits;
+pub mod policy;
 pub mod runner;
 pub mod sanitize;
 pub mod transport;
 
-pub use api::{KubeCtx, KubeCtxView, KubeView, add_to_linker};
+pub use api::{KubeCtx, KubeCtxBuilder, KubeCtxView, KubeView, add_to_linker};
 pub use credentials::{CredentialOptions, Credentials, Identity};
-pub use runner::{Outcome, ScriptRunner};
+pub use limits::Limits;
+pub use runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
 pub use transport::{ErrorCode, Transport};

@@ -63,9 +63,14 @@ pub enum LimitExceeded {
 
 /// Formats a byte count as kubectl-style binary units (`256Mi`).
 pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ];
     for (unit, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }
@@ -93,7 +98,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "M" => 1_000_000,
         "G" => 1_000_000_000,
         "T" => 1_000_000_000_000,
-        _ => return Err(format!("{text:?} has an unknown unit: use Ki, Mi, Gi or Ti")),
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit: use Ki, Mi, Gi or Ti"
+            ));
+        }
     };
     number
         .checked_mul(factor)
@@ -114,9 +123,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(err());
     }
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(err)?;
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
         if digits == 0 {
             return Err(err());
         }

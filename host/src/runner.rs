@@ -169,10 +169,13 @@ impl ScriptRunner {
             } else {
                 FsPerms::ReadOnly
             };
-            wasi.preopened_dir(&dir.host, &dir.guest, perms).map_err(|e| {
-                anyhow::Error::from(e)
-                    .context(format!("failed to give the guest the directory {:?}", dir.host))
-            })?;
+            wasi.preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| {
+                    anyhow::Error::from(e).context(format!(
+                        "failed to give the guest the directory {:?}",
+                        dir.host
+                    ))
+                })?;
         }
         let wasi = wasi.build();
         let memory_hit = Arc::new(AtomicBool::new(false));

@@ -91,36 +91,29 @@ impl Transport {
                 error_chain(auth)
             ));
         }
-        let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-        while let Some(e) = source {
-            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-                return ErrorCode::Tls(self.describe_tls(tls));
-            }
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if let Some(tls) = io
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                {
-                    return ErrorCode::Tls(self.describe_tls(tls));
+        if let Some(tls) = find_in_chain::<rustls::Error>(err) {
+            return ErrorCode::Tls(self.describe_tls(tls));
+        }
+        if let Some(io) = find_in_chain::<std::io::Error>(err) {
+            use std::io::ErrorKind::*;
+            let why = match io.kind() {
+                ConnectionRefused => {
+                    "connection refused (is the API server running, and is the server URL right?)"
+                        .to_string()
                 }
-                use std::io::ErrorKind::*;
-                let why = match io.kind() {
-                    ConnectionRefused => "connection refused (is the API server running, and is the server URL right?)".to_string(),
-                    TimedOut => return ErrorCode::Timeout,
-                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-                        format!("the connection was closed by the server ({io})")
-                    }
-                    _ => io.to_string(),
-                };
-                return ErrorCode::Connect(format!("cannot connect to {server}: {why}"));
-            }
-            if e.to_string().contains("dns error") {
-                return ErrorCode::Connect(format!(
-                    "cannot connect to {server}: the host name does not resolve ({})",
-                    error_chain(e)
-                ));
-            }
-            source = e.source();
+                TimedOut => return ErrorCode::Timeout,
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                    format!("the connection was closed by the server ({io})")
+                }
+                _ => io.to_string(),
+            };
+            return ErrorCode::Connect(format!("cannot connect to {server}: {why}"));
+        }
+        if error_chain(err).contains("dns error") {
+            return ErrorCode::Connect(format!(
+                "cannot connect to {server}: the host name does not resolve ({})",
+                error_chain(err)
+            ));
         }
         let text = error_chain(err);
         if text.contains("timed out") || text.contains("Timeout") {
@@ -158,6 +151,27 @@ impl Transport {
         };
         format!("TLS handshake with {server} failed: {what}. No credential was sent.")
     }
+}
+
+/// The first error of type `T` in `err`'s source chain, also looking inside the
+/// `io::Error`s that hyper-rustls and tokio-rustls wrap (twice) around a TLS error:
+/// `io::Error::source` skips the error it wraps, so a plain walk never sees it.
+fn find_in_chain<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn StdError + 'static));
+        if let Some(found) = inner.and_then(|inner| find_in_chain::<T>(inner)) {
+            return Some(found);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// `a: b: c` for an error and its sources, skipping repeats (hyper and kube often wrap

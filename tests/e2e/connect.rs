@@ -38,14 +38,25 @@ fn kubeconfig_bearer_token_reaches_server_and_token_stays_in_host() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
     server
-        .write_kubeconfig(&kubeconfig, KubeconfigAuth::Token(ADMIN_TOKEN.into()), Some("demo"))
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
+            Some("demo"),
+        )
         .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).arg(GUEST).arg("version");
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg(GUEST)
+        .arg("version");
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("Server Version: v1.36.2"), "{out:?}");
-    assert_eq!(bearer_headers(&server), vec![format!("Bearer {ADMIN_TOKEN}")]);
+    assert_eq!(
+        bearer_headers(&server),
+        vec![format!("Bearer {ADMIN_TOKEN}")]
+    );
     assert!(!out.stdout.contains(ADMIN_TOKEN) && !out.stderr.contains(ADMIN_TOKEN));
 }
 
@@ -54,15 +65,51 @@ fn kubeconfig_token_file_is_read_by_the_host() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
     let token_file = home.path().join("token");
+    std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
+    let kubeconfig = home.path().join("config");
+    server
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::TokenFile(token_file),
+            Some("demo"),
+        )
+        .unwrap();
+    let mut cmd = host(home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "pods"]);
+    assert_lists_demo_pods(&run(cmd));
+    assert_eq!(
+        bearer_headers(&server),
+        vec![format!("Bearer {ADMIN_TOKEN}")]
+    );
+}
+
+#[test]
+fn token_file_with_a_trailing_newline_is_refused_with_the_fix() {
+    let server = server();
+    let home = tempfile::tempdir().unwrap();
+    let token_file = home.path().join("token");
     std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).unwrap();
     let kubeconfig = home.path().join("config");
     server
-        .write_kubeconfig(&kubeconfig, KubeconfigAuth::TokenFile(token_file), Some("demo"))
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::TokenFile(token_file.clone()),
+            Some("demo"),
+        )
         .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([GUEST, "get", "pods"]);
-    assert_lists_demo_pods(&run(cmd));
-    assert_eq!(bearer_headers(&server), vec![format!("Bearer {ADMIN_TOKEN}")]);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "version"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains(token_file.to_str().unwrap()), "{out:?}");
+    assert!(out.stderr.contains("newline"), "{out:?}");
+    assert!(server.requests().is_empty());
 }
 
 #[test]
@@ -71,10 +118,17 @@ fn kubeconfig_client_certificate_authenticates_without_a_token() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
     server
-        .write_kubeconfig(&kubeconfig, KubeconfigAuth::ClientCertificateData, Some("demo"))
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::ClientCertificateData,
+            Some("demo"),
+        )
         .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([GUEST, "get", "pods"]);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "pods"]);
     assert_lists_demo_pods(&run(cmd));
     assert!(bearer_headers(&server).is_empty());
 }
@@ -88,9 +142,14 @@ fn kubeconfig_client_certificate_files_are_read_by_the_host() {
         cert: home.path().join("admin.crt"),
         key: home.path().join("admin.key"),
     };
-    server.write_kubeconfig(&kubeconfig, auth, Some("demo")).unwrap();
+    server
+        .write_kubeconfig(&kubeconfig, auth, Some("demo"))
+        .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([GUEST, "get", "nodes"]);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "nodes"]);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("node-1"), "{out:?}");
@@ -102,10 +161,17 @@ fn kubeconfig_context_namespace_is_the_default_namespace() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
     server
-        .write_kubeconfig(&kubeconfig, KubeconfigAuth::Token(ADMIN_TOKEN.into()), Some("demo"))
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
+            Some("demo"),
+        )
         .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([GUEST, "get", "pods"]);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "pods"]);
     assert_lists_demo_pods(&run(cmd));
     assert!(
         server
@@ -113,7 +179,11 @@ fn kubeconfig_context_namespace_is_the_default_namespace() {
             .iter()
             .any(|r| r.path_and_query.starts_with("/api/v1/namespaces/demo/pods")),
         "{:?}",
-        server.requests().iter().map(|r| &r.path_and_query).collect::<Vec<_>>()
+        server
+            .requests()
+            .iter()
+            .map(|r| &r.path_and_query)
+            .collect::<Vec<_>>()
     );
 }
 
@@ -130,11 +200,16 @@ fn kubeconfig_env_path_list_skips_missing_files_and_wins_over_home_config() {
     .unwrap();
     let real = home.path().join("real.yaml");
     server
-        .write_kubeconfig(&real, KubeconfigAuth::Token(ADMIN_TOKEN.into()), Some("demo"))
+        .write_kubeconfig(
+            &real,
+            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
+            Some("demo"),
+        )
         .unwrap();
     let list = std::env::join_paths([home.path().join("missing.yaml"), real]).unwrap();
     let mut cmd = host(home.path());
-    cmd.env("KUBECONFIG", list).args(["run", GUEST, "get", "pods"]);
+    cmd.env("KUBECONFIG", list)
+        .args(["run", GUEST, "get", "pods"]);
     assert_lists_demo_pods(&run(cmd));
 }
 
@@ -172,13 +247,21 @@ fn in_cluster_service_account_with_data_symlinks_is_used_without_kubeconfig() {
     server
         .write_service_account_dir(&sa_dir, ADMIN_TOKEN, "demo")
         .unwrap();
-    assert!(std::fs::symlink_metadata(sa_dir.join("token")).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(sa_dir.join("token"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let mut cmd = host(home.path());
     in_cluster_env(&mut cmd, &server, &sa_dir);
     // No -n: the namespace comes from the ServiceAccount's namespace file.
     cmd.args([GUEST, "get", "pods"]);
     assert_lists_demo_pods(&run(cmd));
-    assert_eq!(bearer_headers(&server), vec![format!("Bearer {ADMIN_TOKEN}")]);
+    assert_eq!(
+        bearer_headers(&server),
+        vec![format!("Bearer {ADMIN_TOKEN}")]
+    );
 }
 
 #[test]
@@ -186,7 +269,9 @@ fn kubeconfig_wins_over_in_cluster_credentials() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
     let sa_dir = home.path().join("serviceaccount");
-    server.write_service_account_dir(&sa_dir, "sa-token-not-used", "demo").unwrap();
+    server
+        .write_service_account_dir(&sa_dir, "sa-token-not-used", "demo")
+        .unwrap();
     std::fs::create_dir_all(home.path().join(".kube")).unwrap();
     server
         .write_kubeconfig(
@@ -200,7 +285,10 @@ fn kubeconfig_wins_over_in_cluster_credentials() {
     cmd.args([GUEST, "version"]);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(bearer_headers(&server), vec![format!("Bearer {ADMIN_TOKEN}")]);
+    assert_eq!(
+        bearer_headers(&server),
+        vec![format!("Bearer {ADMIN_TOKEN}")]
+    );
 }
 
 #[test]
@@ -223,7 +311,16 @@ fn proxy_url_is_reached_over_plain_http_without_credentials() {
     assert!(server.url().starts_with("http://"));
     let home = tempfile::tempdir().unwrap();
     let mut cmd = host(home.path());
-    cmd.args(["run", "--server", &server.url(), GUEST, "get", "pods", "-n", "demo"]);
+    cmd.args([
+        "run",
+        "--server",
+        &server.url(),
+        GUEST,
+        "get",
+        "pods",
+        "-n",
+        "demo",
+    ]);
     assert_lists_demo_pods(&run(cmd));
     assert!(bearer_headers(&server).is_empty());
 }
@@ -239,13 +336,23 @@ fn unknown_ca_fails_in_plain_words_and_never_sends_the_token() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
     server
-        .write_kubeconfig(&kubeconfig, KubeconfigAuth::Token(ADMIN_TOKEN.into()), Some("demo"))
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
+            Some("demo"),
+        )
         .unwrap();
     let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([GUEST, "get", "pods"]);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "pods"]);
     let out = run(cmd);
     assert_ne!(out.code(), 0, "{out:?}");
-    assert!(out.stderr.contains("not signed by the cluster CA"), "{out:?}");
+    assert!(
+        out.stderr.contains("not signed by the cluster CA"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains(&server.url()), "{out:?}");
     assert!(out.stderr.contains("certificate-authority-data"), "{out:?}");
     assert!(server.requests().is_empty(), "a request reached the server");
@@ -256,7 +363,13 @@ fn unknown_ca_fails_in_plain_words_and_never_sends_the_token() {
 fn explicit_kubeconfig_that_does_not_exist_is_an_error_naming_the_file() {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = host(home.path());
-    cmd.args(["run", "--kubeconfig", "/nonexistent/kubeconfig", GUEST, "version"]);
+    cmd.args([
+        "run",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        GUEST,
+        "version",
+    ]);
     let out = run(cmd);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("/nonexistent/kubeconfig"), "{out:?}");

@@ -16,7 +16,10 @@ fn trapping_guest_prints_one_line_and_exits_nonzero() {
     let out = run(cluster.guest(TRAP_GUEST, &[]));
     assert_eq!(out.code(), 134, "{out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
-    assert!(out.stderr.starts_with("error: the guest trapped: "), "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: the guest trapped: "),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("unreachable"), "{out:?}");
     assert!(!out.stderr.contains("backtrace"), "{out:?}");
 }

@@ -5,4 +5,5 @@ mod connect;
 mod guest_lifecycle;
 mod harness;
 mod output;
+mod sandbox;
 mod streams;

@@ -10,7 +10,11 @@ fn get_pods_prints_the_server_table_with_kubectl_columns() {
     assert_eq!(out.code(), 0, "{out:?}");
     let mut lines = out.stdout.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{out:?}");
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out:?}"
+    );
     assert_eq!(lines.count(), 50, "{out:?}");
     let request = cluster
         .server
@@ -36,7 +40,12 @@ fn get_nodes_lists_a_cluster_scoped_resource() {
     for node in ["node-1", "node-2", "node-3"] {
         assert!(out.stdout.contains(node), "{out:?}");
     }
-    assert!(cluster.paths().iter().any(|p| p.starts_with("/api/v1/nodes")));
+    assert!(
+        cluster
+            .paths()
+            .iter()
+            .any(|p| p.starts_with("/api/v1/nodes"))
+    );
 }
 
 #[test]
@@ -64,7 +73,11 @@ fn get_pod_output_json_yaml_and_name() {
 
     let name = cluster.kubectl(&["get", "pods", "-o", "name"]);
     assert_eq!(name.code(), 0, "{name:?}");
-    assert_eq!(name.stdout.lines().next(), Some("pod/demo-00000"), "{name:?}");
+    assert_eq!(
+        name.stdout.lines().next(),
+        Some("pod/demo-00000"),
+        "{name:?}"
+    );
     assert_eq!(name.stdout.lines().count(), 50);
 }
 
@@ -101,13 +114,13 @@ fn missing_pod_prints_not_found_like_kubectl_and_exits_1() {
 
 #[test]
 fn forbidden_prints_the_servers_reason_like_kubectl() {
+    // The host's policy allows listing pods anywhere; the reader's RBAC does not.
     let cluster = Cluster::start_with(ServerConfig::default(), READER_TOKEN);
-    let out = cluster.kubectl(&["get", "secrets", "-n", "demo"]);
+    let out = cluster.kubectl(&["get", "pods", "-n", "kube-system"]);
     assert_eq!(out.code(), 1, "{out:?}");
-    assert!(
-        out.stderr.starts_with(
-            r#"Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:demo:reader" cannot list resource "secrets""#
-        ),
+    assert_eq!(
+        out.stderr.trim_end(),
+        r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:demo:reader" cannot list resource "pods" in API group "" in the namespace "kube-system""#,
         "{out:?}"
     );
 }
@@ -127,7 +140,8 @@ fn empty_namespace_says_no_resources_found() {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout, "", "{out:?}");
     assert!(
-        out.stderr.contains("No resources found in kube-system namespace."),
+        out.stderr
+            .contains("No resources found in kube-system namespace."),
         "{out:?}"
     );
 }

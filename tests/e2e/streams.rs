@@ -29,7 +29,11 @@ fn timed_lines(cluster: &Cluster, args: &[&str]) -> (Vec<(Instant, String)>, Ins
     let status = wait_with_limit(&mut child, Duration::from_secs(60));
     let exited = Instant::now();
     reader.join().unwrap();
-    (rx.into_iter().collect(), exited, status.code().unwrap_or(-1))
+    (
+        rx.into_iter().collect(),
+        exited,
+        status.code().unwrap_or(-1),
+    )
 }
 
 fn slow_stream_cluster() -> Cluster {
@@ -48,8 +52,10 @@ fn watch_prints_each_event_while_the_stream_is_still_open() {
     let cluster = slow_stream_cluster();
     let (lines, exited, code) = timed_lines(&cluster, &["get", "pods", "-w"]);
     assert_eq!(code, 0, "{lines:?}");
-    let events: Vec<&(Instant, String)> =
-        lines.iter().filter(|(_, l)| l.starts_with("watch-demo")).collect();
+    let events: Vec<&(Instant, String)> = lines
+        .iter()
+        .filter(|(_, l)| l.starts_with("watch-demo"))
+        .collect();
     assert!(events.len() >= 3, "expected watch events, got {lines:?}");
     // The first event was printed while the server still had events to send, at
     // least one interval before the stream (and the process) ended.
@@ -60,7 +66,11 @@ fn watch_prints_each_event_while_the_stream_is_still_open() {
         exited.duration_since(first)
     );
     // Header once, from the initial list; events reuse its columns.
-    assert_eq!(lines.iter().filter(|(_, l)| l.starts_with("NAME")).count(), 1, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|(_, l)| l.starts_with("NAME")).count(),
+        1,
+        "{lines:?}"
+    );
     let watch = cluster
         .paths()
         .into_iter()
@@ -86,7 +96,10 @@ fn logs_follow_prints_lines_as_they_arrive() {
         .into_iter()
         .find(|p| p.contains("/log"))
         .expect("a log request");
-    assert!(log.starts_with("/api/v1/namespaces/demo/pods/demo-00001/log"), "{log}");
+    assert!(
+        log.starts_with("/api/v1/namespaces/demo/pods/demo-00001/log"),
+        "{log}"
+    );
     assert!(log.contains("follow=true"), "{log}");
 }
 
@@ -96,8 +109,15 @@ fn logs_with_container_and_tail_pass_them_to_the_server() {
     let out = cluster.kubectl(&["logs", "-c", "main", "--tail", "2", "demo-00001"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout.lines().count(), 2, "{out:?}");
-    let log = cluster.paths().into_iter().find(|p| p.contains("/log")).unwrap();
-    assert!(log.contains("container=main") && log.contains("tailLines=2"), "{log}");
+    let log = cluster
+        .paths()
+        .into_iter()
+        .find(|p| p.contains("/log"))
+        .unwrap();
+    assert!(
+        log.contains("container=main") && log.contains("tailLines=2"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -118,7 +138,10 @@ fn closing_stdout_ends_a_watch_quietly() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("trap"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("trap"),
+        "{stderr}"
+    );
 }
 
 #[cfg(unix)]
@@ -147,7 +170,11 @@ fn ctrl_c_ends_a_watch_promptly() {
         .unwrap();
     assert!(kill.success());
     let status = wait_with_limit(&mut child, Duration::from_secs(5));
-    assert!(sent.elapsed() < Duration::from_secs(2), "took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent.elapsed()
+    );
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -299,6 +299,10 @@ pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A path that answers `302 Found` to another host, for testing that clients do not
+/// follow redirects.
+pub const REDIRECT_TEST_PATH: &str = "/redirect-test";
+
 /// Serves one request.
 pub async fn handle<B>(
     shared: Arc<Shared>,
@@ -328,6 +332,17 @@ pub async fn handle<B>(
             path_and_query,
             headers: headers.clone(),
         });
+    }
+    if path == REDIRECT_TEST_PATH {
+        // Fault injection: a server (or a proxy in front of it) that redirects elsewhere.
+        // A client that followed it would send the credential to another host.
+        let mut response = Response::new(ResponseBody::Empty);
+        *response.status_mut() = http::StatusCode::FOUND;
+        response.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("https://127.0.0.2:1/steal-the-token"),
+        );
+        return response;
     }
     let query = parse_query(req.uri().query());
     respond(

@@ -147,7 +147,9 @@ fn wait_for_stop() -> Result<()> {
         }
         #[cfg(not(unix))]
         {
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
         }
         Ok(())
     })

@@ -48,7 +48,10 @@ fn main() {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(","),
-        _ => "usage: adversary request|read-body|hold-streams|read-file|connect|memory-bomb|spin|env".to_string(),
+        _ => {
+            "usage: adversary request|read-body|hold-streams|read-file|connect|memory-bomb|spin|env"
+                .to_string()
+        }
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
@@ -79,7 +82,11 @@ fn describe(err: &api::ErrorCode) -> String {
     }
 }
 
-fn send(method_name: &str, path: &str, headers: &[String]) -> Result<api::Response, api::ErrorCode> {
+fn send(
+    method_name: &str,
+    path: &str,
+    headers: &[String],
+) -> Result<api::Response, api::ErrorCode> {
     let headers = headers
         .iter()
         .map(|h| {
