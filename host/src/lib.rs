@@ -41,7 +41,8 @@ pub mod cli;
 pub mod credentials;
 pub mod engine;
 pub mod limits;
-pub mod policy;
+/// The access policy (re-exported from the IO-free `kubewasm-policy` crate).
+pub use kubewasm_policy as policy;
 pub mod runner;
 pub mod sanitize;
 pub mod transport;

@@ -15,7 +15,7 @@
 //! [`Policy::default_read_only`] (no `--policy`) or [`Policy::unrestricted`].
 //!
 //! ```
-//! use kubewasm_host::policy::{Decision, Policy, RequestInfo};
+//! use kubewasm_policy::{Decision, Policy, RequestInfo};
 //!
 //! let policy = Policy::from_yaml_str(
 //!     r#"
@@ -43,6 +43,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod load;
 pub mod rbac;
 pub mod request_info;

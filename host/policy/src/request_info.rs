@@ -6,7 +6,7 @@
 //! structure, so any difference from upstream is a difference between what the policy
 //! allowed and what the server does.
 
-use super::sanity::{self, Refusal, Target};
+use crate::sanity::{self, Refusal, Target};
 
 /// The parsed form of one request, with the fields and semantics of kube-apiserver's
 /// `RequestInfo`.

@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use super::request_info::RequestInfo;
+use crate::request_info::RequestInfo;
 
 /// One RBAC rule, as in `rbac.authorization.k8s.io/v1` `PolicyRule`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use super::rbac::{Grant, Policy, PolicyRule, Scope};
+use crate::rbac::{Grant, Policy, PolicyRule, Scope};
 
 const RBAC_V1: &str = "rbac.authorization.k8s.io/v1";
 const ROLE_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "rules", "aggregationRule"];
@@ -512,7 +512,7 @@ fn type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Decision, RequestInfo};
+    use crate::{Decision, RequestInfo};
 
     const POD_READER: &str = r#"
 apiVersion: rbac.authorization.k8s.io/v1

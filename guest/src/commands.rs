@@ -1,0 +1,217 @@
+//! The kubectl-like commands, run over any [`Transport`].
+//!
+//! [`run`] is the whole script: parse the arguments, run the command, print errors the
+//! way kubectl does and return the exit code. It writes to the `out` and `err` it is
+//! given and talks to the cluster only through `transport`, so the binary supplies the
+//! host's streams and `api` import while tests supply recorded responses.
+
+mod get;
+mod logs;
+mod raw;
+mod version;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use serde::de::DeserializeOwned;
+
+use crate::cli::{self, Command, SHORT_USAGE, USAGE};
+use crate::client::{Response, Transport};
+use crate::error::Error;
+use crate::request::Request;
+use crate::resource::{BuiltinResources, ResourceResolver};
+use crate::status::{RequestContext, Status};
+
+/// What the commands know about where they run, from the host's `credentials.describe`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The namespace used when the user names none.
+    pub namespace: String,
+    /// The API server URL, for messages.
+    pub server: String,
+}
+
+/// Runs the command line `args` (without the program name) and returns the exit code:
+/// 0 on success (also when stdout was closed early), 1 on any error, after printing it
+/// to `err`.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    context: &Context,
+    transport: &mut dyn Transport,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let result = cli::parse(args)
+        .and_then(|command| execute(command, context, transport, &BuiltinResources, out, err))
+        .and_then(|()| out.flush().map_err(Error::Output));
+    match result {
+        Ok(()) => 0,
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => {
+            // Whatever was printed before the error goes first; a failure to write it
+            // is beside the point now.
+            let _ = out.flush();
+            let mut text = e.report(Some(&context.server));
+            text.push('\n');
+            if matches!(e, Error::Usage { .. }) {
+                text.push('\n');
+                text.push_str(SHORT_USAGE);
+            }
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+            1
+        }
+    }
+}
+
+/// Runs a parsed command, resolving resource types with `resolver`.
+pub fn execute(
+    command: Command,
+    context: &Context,
+    transport: &mut dyn Transport,
+    resolver: &dyn ResourceResolver,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    match command {
+        Command::Help => out.write_all(USAGE.as_bytes()).map_err(Error::Output),
+        Command::Version(args) => version::run(&args, transport, out),
+        Command::Get(args) => match &args.raw {
+            Some(path) => raw::run(path, &args, transport, out),
+            None => get::run(&args, context, transport, resolver, out, err),
+        },
+        Command::Logs(args) => logs::run(&args, context, transport, resolver, out),
+    }
+}
+
+/// Sends `request`. A non-2xx response becomes the server's error: its `Status`, or one
+/// synthesized from the code the way client-go does.
+fn send(
+    transport: &mut dyn Transport,
+    request: &Request,
+    context: &RequestContext<'_>,
+) -> Result<Response, Error> {
+    let mut response = transport.send(request)?;
+    if response.is_success() {
+        return Ok(response);
+    }
+    let content_type = response.header("content-type").map(str::to_string);
+    let body = response.read_body()?;
+    Err(Error::from(Status::from_response(
+        response.status,
+        content_type.as_deref(),
+        &body,
+        context,
+    )))
+}
+
+/// Sends `request` and decodes the JSON body as `T`.
+fn fetch<T: DeserializeOwned>(
+    transport: &mut dyn Transport,
+    request: &Request,
+    context: &RequestContext<'_>,
+) -> Result<T, Error> {
+    let mut response = send(transport, request, context)?;
+    let body = response.read_body()?;
+    serde_json::from_slice(&body).map_err(|e| Error::Decode {
+        request: format!("{} {}", request.method.as_str(), request.path_and_query),
+        reason: e.to_string(),
+    })
+}
+
+/// Ends a command that collected errors along the way (kubectl's `ContinueOnError`).
+fn finish(mut errors: Vec<Error>) -> Result<(), Error> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use crate::testutil::{FakeTransport, run_with, test_context};
+
+    #[test]
+    fn help_prints_usage_to_stdout() {
+        let (code, out, err) = run_with(&["--help"], &mut FakeTransport::new());
+        assert_eq!(code, 0);
+        assert!(out.starts_with("kubewasm: a kubectl-like"));
+        assert_eq!(err, "");
+    }
+
+    #[test]
+    fn unknown_command_prints_an_error_and_short_usage() {
+        let (code, out, err) = run_with(&["frobnicate"], &mut FakeTransport::new());
+        assert_eq!(code, 1);
+        assert_eq!(out, "");
+        assert!(
+            err.starts_with("error: unknown command \"frobnicate\" for \"kubewasm\"\n\nUsage:\n")
+        );
+    }
+
+    #[test]
+    fn unknown_flag_prints_an_error_and_short_usage() {
+        let (code, _, err) = run_with(&["get", "pods", "--bogus"], &mut FakeTransport::new());
+        assert_eq!(code, 1);
+        assert!(
+            err.starts_with("error: unknown flag: --bogus\n\nUsage:\n"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn closed_stdout_ends_quietly_with_exit_0() {
+        struct ClosedPipe;
+        impl std::io::Write for ClosedPipe {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let mut transport = FakeTransport::new().fixture(
+            "/api/v1/namespaces/default/pods?limit=500",
+            include_str!("../../tests/fixtures/pods-demo-table.http"),
+        );
+        let mut err = Vec::new();
+        let code = run(
+            ["get", "pods"].map(std::ffi::OsString::from),
+            &test_context(),
+            &mut transport,
+            &mut ClosedPipe,
+            &mut err,
+        );
+        assert_eq!(code, 0);
+        assert!(err.is_empty());
+    }
+
+    #[test]
+    fn undecodable_response_is_reported_with_the_request() {
+        let mut transport = FakeTransport::new().text(
+            "/api/v1/namespaces/default/pods?limit=500",
+            200,
+            "<html>proxy login</html>",
+        );
+        let (code, _, err) = run_with(&["get", "pods"], &mut transport);
+        assert_eq!(code, 1);
+        assert!(
+            err.starts_with("error: the server's response to GET /api/v1/namespaces/default/pods?limit=500 could not be decoded: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn host_denial_is_printed_as_the_host_wrote_it() {
+        let mut transport = FakeTransport::new().deny("GET secrets in demo is not allowed by the policy; a Role rule allowing it: {apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}");
+        let (code, out, err) = run_with(&["get", "secrets", "-n", "demo"], &mut transport);
+        assert_eq!(code, 1);
+        assert_eq!(out, "");
+        assert_eq!(
+            err,
+            "error: GET secrets in demo is not allowed by the policy; a Role rule allowing it: {apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}\n"
+        );
+    }
+}

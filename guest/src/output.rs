@@ -1,0 +1,279 @@
+//! `-o json`, `-o yaml` and `-o name`, printed the way kubectl prints them.
+//!
+//! kubectl's JSON printer is Go's `json.MarshalIndent(obj, "", "    ")` (keys sorted,
+//! `<`, `>`, `&` escaped as `\u003c`...), its YAML printer is go-yaml v2 behind
+//! `sigs.k8s.io/yaml` (see [`to_yaml`]), and `-o name` prints `kind.group/name`. Several
+//! objects are wrapped in a `List` (`{"apiVersion": "v1", "items": [...], "kind": "List",
+//! "metadata": {"resourceVersion": ""}}`).
+
+mod yaml;
+
+use serde_json::{Map, Value};
+
+use crate::golang;
+use crate::resource::ResourceType;
+
+pub use yaml::to_yaml;
+
+/// The output format (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// The server's table, priority-0 columns (the default).
+    #[default]
+    Table,
+    /// `-o wide`: the server's table with every column.
+    Wide,
+    /// `-o json`.
+    Json,
+    /// `-o yaml`.
+    Yaml,
+    /// `-o name`.
+    Name,
+}
+
+impl OutputFormat {
+    /// Parses an `-o` value.
+    pub fn parse(value: &str) -> Option<OutputFormat> {
+        match value {
+            "wide" => Some(OutputFormat::Wide),
+            "json" => Some(OutputFormat::Json),
+            "yaml" => Some(OutputFormat::Yaml),
+            "name" => Some(OutputFormat::Name),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a table (`-o wide` or no `-o`).
+    pub fn is_table(self) -> bool {
+        matches!(self, OutputFormat::Table | OutputFormat::Wide)
+    }
+}
+
+/// `v` as kubectl's JSON printer writes it: 4-space indent, keys sorted, Go's escaping,
+/// a final newline.
+pub fn to_json(v: &Value) -> String {
+    to_json_indented(v, "    ")
+}
+
+/// `v` as Go's `json.MarshalIndent(v, "", indent)` writes it, plus a final newline.
+pub fn to_json_indented(v: &Value, indent: &str) -> String {
+    let mut out = String::new();
+    write_json(v, indent, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_json(v: &Value, indent: &str, depth: usize, out: &mut String) {
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(indent);
+        }
+    };
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&golang::number_to_string(n, golang::format_float_json)),
+        Value::String(s) => write_json_string(s, out),
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_json(item, indent, depth + 1, out);
+            }
+            newline(out, depth);
+            out.push(']');
+        }
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, value)) in sorted_entries(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_json_string(key, out);
+                out.push_str(": ");
+                write_json(value, indent, depth + 1, out);
+            }
+            newline(out, depth);
+            out.push('}');
+        }
+    }
+}
+
+/// Object entries sorted by key bytes, as Go sorts map keys (whatever order the map
+/// itself keeps).
+fn sorted_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+/// A JSON string with `encoding/json`'s escaping (HTML-safe: `<`, `>`, `&`, U+2028 and
+/// U+2029 as `\u` escapes; `\b` and `\f` short forms as in Go 1.22+).
+fn write_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The items of a list response, each with the `apiVersion` and `kind` the server
+/// leaves out of list items (`PodList` items are `Pod`s), as kubectl's decoding adds.
+pub fn list_items(list: Value) -> Vec<Value> {
+    let Value::Object(mut list) = list else {
+        return Vec::new();
+    };
+    let api_version = list
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let item_kind = list
+        .get("kind")
+        .and_then(Value::as_str)
+        .map(|k| k.strip_suffix("List").unwrap_or(k).to_string());
+    let Some(Value::Array(items)) = list.remove("items") else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .map(|mut item| {
+            if let Value::Object(fields) = &mut item {
+                let has_type = fields.contains_key("apiVersion") || fields.contains_key("kind");
+                if !has_type {
+                    if let Some(v) = &api_version {
+                        fields.insert("apiVersion".into(), Value::String(v.clone()));
+                    }
+                    if let Some(k) = &item_kind {
+                        fields.insert("kind".into(), Value::String(k.clone()));
+                    }
+                }
+            }
+            item
+        })
+        .collect()
+}
+
+/// The `List` kubectl prints for several objects (or a list response).
+pub fn list_object(items: Vec<Value>) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("resourceVersion".into(), Value::String(String::new()));
+    let mut list = Map::new();
+    list.insert("apiVersion".into(), Value::String("v1".into()));
+    list.insert("items".into(), Value::Array(items));
+    list.insert("kind".into(), Value::String("List".into()));
+    list.insert("metadata".into(), Value::Object(metadata));
+    Value::Object(list)
+}
+
+/// One `-o name` line: `pod/demo-00001`, `deployment.apps/web`.
+pub fn name_line(resource: &ResourceType, name: &str) -> String {
+    format!("{}/{}\n", resource.kind_prefix(), name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{BuiltinResources, ResourceResolver};
+    use crate::testutil::fixture_body;
+    use serde_json::json;
+
+    #[test]
+    fn json_uses_four_space_indent_and_sorted_keys() {
+        let v = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "x", "labels": {}}, "spec": {"containers": []}, "n": [1, 2]});
+        assert_eq!(
+            to_json(&v),
+            "{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n    \"metadata\": {\n        \"labels\": {},\n        \"name\": \"x\"\n    },\n    \"n\": [\n        1,\n        2\n    ],\n    \"spec\": {\n        \"containers\": []\n    }\n}\n"
+        );
+    }
+
+    #[test]
+    fn json_escapes_like_go() {
+        let v = json!("<none> & \"q\" \\ \n\t\u{1}\u{8}\u{c}\u{2028} é");
+        assert_eq!(
+            to_json(&v),
+            "\"\\u003cnone\\u003e \\u0026 \\\"q\\\" \\\\ \\n\\t\\u0001\\b\\f\\u2028 é\"\n"
+        );
+    }
+
+    #[test]
+    fn json_numbers_print_like_go() {
+        let v: Value =
+            serde_json::from_str("[1, -2, 1.0, 2.5, 1e21, 1e-7, 18446744073709551615]").unwrap();
+        assert_eq!(
+            to_json_indented(&v, ""),
+            "[\n1,\n-2,\n1,\n2.5,\n1e+21,\n1e-7,\n18446744073709551615\n]\n"
+        );
+    }
+
+    #[test]
+    fn json_round_trips_a_real_pod() {
+        let pod: Value = serde_json::from_slice(fixture_body(include_str!(
+            "../../tests/fixtures/pod-get.http"
+        )))
+        .unwrap();
+        let printed = to_json(&pod);
+        assert!(printed.starts_with(
+            "{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n    \"metadata\": {\n"
+        ));
+        let back: Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(back, pod);
+    }
+
+    #[test]
+    fn list_items_get_the_kind_and_api_version_of_the_list() {
+        let list: Value = serde_json::from_slice(fixture_body(include_str!(
+            "../../tests/fixtures/pods-demo-limit5.http"
+        )))
+        .unwrap();
+        let items = list_items(list);
+        assert_eq!(items.len(), 5);
+        assert_eq!(items[0]["kind"], "Pod");
+        assert_eq!(items[0]["apiVersion"], "v1");
+        assert_eq!(items[0]["metadata"]["name"], "demo-00000");
+    }
+
+    #[test]
+    fn list_object_is_what_kubectl_prints_for_several_objects() {
+        assert_eq!(
+            to_json(&list_object(vec![])),
+            "{\n    \"apiVersion\": \"v1\",\n    \"items\": [],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"
+        );
+    }
+
+    #[test]
+    fn name_lines_use_the_lowercase_kind_and_group() {
+        let pods = BuiltinResources.resolve("po").unwrap();
+        assert_eq!(name_line(&pods, "demo-00001"), "pod/demo-00001\n");
+        let deploy = BuiltinResources.resolve("deploy").unwrap();
+        assert_eq!(name_line(&deploy, "web"), "deployment.apps/web\n");
+    }
+
+    #[test]
+    fn output_formats_parse() {
+        assert_eq!(OutputFormat::parse("wide"), Some(OutputFormat::Wide));
+        assert_eq!(OutputFormat::parse("yaml"), Some(OutputFormat::Yaml));
+        assert_eq!(OutputFormat::parse("jsonpath={.x}"), None);
+        assert!(OutputFormat::Wide.is_table());
+        assert!(!OutputFormat::Name.is_table());
+    }
+}
