@@ -37,13 +37,13 @@ fi
 
 demo_dir=$(mktemp -d)
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$demo_dir"' EXIT
-target/debug/demo-apiserver --kubeconfig-out "$demo_dir/kubeconfig" --ready-file "$demo_dir/ready" >/dev/null &
+target/debug/demo-apiserver --kubeconfig-out "$demo_dir/kubeconfig" --ready-file "$demo_dir/ready" >/dev/null 2>"$demo_dir/server.log" &
 server_pid=$!
 for _ in $(seq 1 100); do
     [ -f "$demo_dir/ready" ] && break
     sleep 0.05
 done
-[ -f "$demo_dir/ready" ] || { echo "error: the demo API server did not start" >&2; exit 1; }
+[ -f "$demo_dir/ready" ] || { echo "error: the demo API server did not start:" >&2; cat "$demo_dir/server.log" >&2; exit 1; }
 echo "no cluster configured: using the bundled demo API server ($(cat "$demo_dir/ready"))" >&2
 set +e
 "$host" run --kubeconfig "$demo_dir/kubeconfig" "$guest" "$@"
