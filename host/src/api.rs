@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::Request;
+use http_body_util::BodyExt;
 use kube::client::Body;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi_io::streams::{DynInputStream, Error as StreamErrorResource};
@@ -14,6 +15,7 @@ use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
 use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
 use crate::credentials::{AuthKind, Identity, Source};
+use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
 use crate::limits::{Limits, RateLimiter, StreamSlots};
 use crate::policy::{Decision, Policy, RequestInfo};
 use crate::sanitize;
@@ -26,6 +28,7 @@ pub struct KubeCtxBuilder {
     policy: Arc<Policy>,
     audit: Option<AuditLog>,
     limits: Limits,
+    discovery: Option<DiscoveryCache>,
 }
 
 impl KubeCtxBuilder {
@@ -37,7 +40,15 @@ impl KubeCtxBuilder {
             policy: Arc::new(Policy::default_read_only()),
             audit: None,
             limits: Limits::default(),
+            discovery: None,
         }
+    }
+
+    /// Answers discovery GETs from `cache` (see [`crate::discovery`]). By default
+    /// discovery is not cached.
+    pub fn discovery_cache(&mut self, cache: DiscoveryCache) -> &mut Self {
+        self.discovery = Some(cache);
+        self
     }
 
     /// Decides every request with `policy`. By default [`Policy::default_read_only`]:
@@ -68,6 +79,7 @@ impl KubeCtxBuilder {
             transport: self.transport.clone(),
             policy: self.policy.clone(),
             audit: self.audit.clone(),
+            discovery: self.discovery.clone(),
             streams: StreamSlots::new(self.limits.max_streams),
             rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
             limits: self.limits.clone(),
@@ -83,6 +95,7 @@ pub struct KubeCtx {
     policy: Arc<Policy>,
     audit: Option<AuditLog>,
     limits: Limits,
+    discovery: Option<DiscoveryCache>,
     streams: StreamSlots,
     rate: Arc<RateLimiter>,
 }
@@ -205,32 +218,83 @@ impl api::Host for KubeCtxView<'_> {
         }
         let streaming = info.verb == "watch"
             || (info.subresource == "log" && has_true_param(&request.path_and_query, "follow"));
-        let http_request = match build_request(request) {
-            Ok(r) => r,
-            Err(code) => return fail(record, code, &self.ctx.audit),
-        };
+        let discovery = self.ctx.discovery.clone().filter(|_| {
+            DiscoveryCache::is_discovery(method_name(request.method), &request.path_and_query)
+        });
+        let accept = header(&request.headers, "accept")
+            .unwrap_or_default()
+            .to_string();
+        let refresh = header(&request.headers, "cache-control")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
+        let path = request.path_and_query.clone();
         let slot = match self.ctx.streams.acquire() {
             Ok(slot) => slot,
             Err(why) => return fail(record, ErrorCode::LimitExceeded(why), &self.ctx.audit),
         };
-        self.ctx.rate.acquire().await;
         let transport = self.ctx.transport.clone();
-        let response = match transport.send(http_request).await {
-            Ok(r) => r,
-            Err(code) => return fail(record, code, &self.ctx.audit),
+
+        let cached = discovery
+            .as_ref()
+            .filter(|_| !refresh)
+            .and_then(|cache| cache.get(&path, &accept));
+        let (status, headers, body) = if let Some(hit) = cached {
+            record
+                .reason
+                .push_str("; answered from the discovery cache");
+            let headers = vec![("content-type".to_string(), hit.content_type)];
+            (200, headers, Body::from(hit.body))
+        } else {
+            let http_request = match build_request(request) {
+                Ok(r) => r,
+                Err(code) => return fail(record, code, &self.ctx.audit),
+            };
+            self.ctx.rate.acquire().await;
+            let response = match transport.send(http_request).await {
+                Ok(r) => r,
+                Err(code) => return fail(record, code, &self.ctx.audit),
+            };
+            let (parts, body) = response.into_parts();
+            let headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let status = parts.status.as_u16();
+            match discovery.filter(|_| status == 200) {
+                // Discovery bodies are small: read it whole, keep a copy, hand it on.
+                Some(cache) => {
+                    let bytes = match http_body_util::Limited::new(body, MAX_CACHED_BODY)
+                        .collect()
+                        .await
+                    {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(e) => {
+                            let code = ErrorCode::Connect(format!(
+                                "reading the discovery response from {} failed: {e}",
+                                transport.server()
+                            ));
+                            return fail(record, code, &self.ctx.audit);
+                        }
+                    };
+                    let content_type = header(&headers, "content-type")
+                        .unwrap_or("application/json")
+                        .to_string();
+                    let response = CachedResponse {
+                        content_type,
+                        body: bytes.to_vec(),
+                    };
+                    cache.put(&path, &accept, &response);
+                    (status, headers, Body::from(response.body))
+                }
+                None => (status, headers, body),
+            }
         };
-        let (parts, body) = response.into_parts();
-        record.status = Some(parts.status.as_u16());
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        record.status = Some(status);
         let mut stream = BodyStream::new(body, transport.server())
             .max_bytes((!streaming).then_some(self.ctx.limits.max_response_bytes))
             .slot(slot);
@@ -240,7 +304,7 @@ impl api::Host for KubeCtxView<'_> {
         let stream: DynInputStream = Box::new(stream);
         let body = self.table.push(stream)?;
         Ok(Ok(api::Response {
-            status: parts.status.as_u16(),
+            status,
             headers,
             body,
         }))
@@ -266,6 +330,14 @@ fn has_true_param(path_and_query: &str, name: &str) -> bool {
         pair.split_once('=')
             .is_some_and(|(k, v)| k == name && (v == "true" || v == "1"))
     })
+}
+
+/// The value of header `name` (case-insensitive) in a guest's or server's header list.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn method_name(method: api::Method) -> &'static str {

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crate::api::KubeCtx;
 use crate::audit::AuditLog;
+use crate::cache;
 use crate::credentials::{CredentialOptions, Credentials};
+use crate::discovery::DiscoveryCache;
 use crate::engine::{ComponentCache, new_engine};
 use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
@@ -312,9 +314,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let transport = Arc::new(Transport::new(&credentials)?);
 
+    let cache_root = cache::default_root();
     let engine = new_engine()?;
-    let component = match ComponentCache::default_dir() {
-        Some(dir) => ComponentCache::new(dir).load(&engine, &args.guest)?,
+    let component = match &cache_root {
+        Some(root) => ComponentCache::new(root.join("components")).load(&engine, &args.guest)?,
         None => {
             let wasm = std::fs::read(&args.guest)
                 .with_context(|| format!("failed to read guest component {:?}", args.guest))?;
@@ -340,6 +343,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);
     kube.limits(limits.clone()).policy(Arc::new(policy));
+    if let Some(root) = &cache_root {
+        kube.discovery_cache(DiscoveryCache::new(root, &credentials.identity.server));
+    }
     if let Some(target) = &args.sandbox.audit {
         let audit = AuditLog::open(target)
             .with_context(|| format!("failed to open the audit log {target:?}"))?;

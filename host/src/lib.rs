@@ -37,8 +37,10 @@ pub mod api;
 pub mod audit;
 pub mod bindings;
 pub mod body;
+pub mod cache;
 pub mod cli;
 pub mod credentials;
+pub mod discovery;
 pub mod engine;
 pub mod limits;
 /// The access policy (re-exported from the IO-free `kubewasm-policy` crate).

@@ -29,7 +29,7 @@ fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
     let cluster = Cluster::admin();
     let cache = tempfile::tempdir().unwrap();
     let list = || {
-        let mut entries: Vec<_> = std::fs::read_dir(cache.path())
+        let mut entries: Vec<_> = std::fs::read_dir(cache.path().join("components"))
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
@@ -71,4 +71,31 @@ fn guest_arguments_after_the_component_are_not_host_options() {
     let out = cluster.kubectl(&["get", "pods", "--kubeconfig", "/etc/passwd"]);
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(!out.stderr.contains("failed to read kubeconfig"), "{out:?}");
+}
+
+#[test]
+fn discovery_answers_are_cached_by_the_host_until_the_guest_asks_for_fresh_ones() {
+    let cluster = Cluster::admin();
+    let cache = tempfile::tempdir().unwrap();
+    let request = |extra: &[&str]| {
+        let mut cmd = host(cluster.home.path());
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path())
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args([crate::harness::ADVERSARY_GUEST, "request", "GET", "/apis"])
+            .args(extra);
+        let out = run(cmd);
+        assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
+    };
+    let discovery_requests = || cluster.paths().iter().filter(|p| *p == "/apis").count();
+    request(&[]);
+    request(&[]);
+    assert_eq!(
+        discovery_requests(),
+        1,
+        "the second answer should come from the cache"
+    );
+    request(&["Cache-Control=no-cache"]);
+    assert_eq!(discovery_requests(), 2, "no-cache must go to the server");
 }
