@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::api::KubeCtx;
 use crate::audit::AuditLog;
 use crate::cache;
-use crate::credentials::{CredentialOptions, Credentials};
+use crate::credentials::{CredentialOptions, Credentials, ExecPluginPolicy};
 use crate::discovery::DiscoveryCache;
-use crate::engine::{ComponentCache, new_engine};
+use crate::engine::{ComponentCache, compile_component, load_component, new_engine};
 use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
 use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
@@ -46,6 +46,30 @@ enum Command {
     /// Inspect access policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+
+    /// Show what a guest imports and exports, and the RBAC rules it declares it needs.
+    Inspect {
+        /// The guest component (.wasm).
+        #[arg(value_name = "GUEST.wasm")]
+        guest: PathBuf,
+    },
+
+    /// Compile a guest ahead of time for this host: `host run --allow-precompiled
+    /// OUT.cwasm` then starts it without compiling.
+    Compile {
+        /// The guest component (.wasm).
+        #[arg(value_name = "GUEST.wasm")]
+        guest: PathBuf,
+        /// Where to write the compiled component.
+        #[arg(short, long, value_name = "OUT.cwasm")]
+        output: PathBuf,
+    },
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +91,18 @@ enum PolicyCommand {
         #[arg(long)]
         path: String,
     },
+
+    /// Print Role/ClusterRole YAML that allows exactly what an audit log shows.
+    ///
+    /// Example:
+    ///   host run --audit audit.jsonl --policy unrestricted guest.wasm get pods
+    ///   host policy suggest --audit audit.jsonl > policy.yaml
+    #[command(verbatim_doc_comment)]
+    Suggest {
+        /// An audit log written by `host run --audit FILE`.
+        #[arg(long, value_name = "FILE")]
+        audit: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +113,12 @@ struct RunArgs {
     #[command(flatten)]
     sandbox: SandboxArgs,
 
-    /// The guest component (.wasm).
+    /// Accept a component compiled ahead of time with `host compile` (a .cwasm is native
+    /// code: only run files you made with this host).
+    #[arg(long)]
+    allow_precompiled: bool,
+
+    /// The guest component (.wasm, or .cwasm with --allow-precompiled).
     #[arg(value_name = "GUEST.wasm")]
     guest: PathBuf,
 
@@ -124,6 +165,25 @@ struct ClusterArgs {
     /// read the credential; for throwaway test clusters only.
     #[arg(long)]
     insecure_skip_tls_verify: bool,
+
+    /// Which exec credential plugins a kubeconfig may make the host run.
+    #[arg(long, value_enum, default_value = "allow-all", value_name = "POLICY")]
+    exec_plugins: ExecPlugins,
+
+    /// Allow this exec credential plugin (full path or file name); implies
+    /// `--exec-plugins allowlist`. Repeatable.
+    #[arg(long, value_name = "COMMAND")]
+    exec_plugin_allow: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExecPlugins {
+    /// Run any plugin the kubeconfig names (kubectl's default).
+    AllowAll,
+    /// Run none.
+    DenyAll,
+    /// Run only those given with --exec-plugin-allow.
+    Allowlist,
 }
 
 /// What the guest may use besides the API capability, and how much.
@@ -232,6 +292,14 @@ impl ClusterArgs {
             service_account_dir: Some(self.service_account_dir.clone()),
             namespace: self.namespace.clone(),
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+            exec_plugins: match self.exec_plugins {
+                _ if !self.exec_plugin_allow.is_empty() => {
+                    ExecPluginPolicy::Allowlist(self.exec_plugin_allow.clone())
+                }
+                ExecPlugins::AllowAll => ExecPluginPolicy::AllowAll,
+                ExecPlugins::DenyAll => ExecPluginPolicy::DenyAll,
+                ExecPlugins::Allowlist => ExecPluginPolicy::Allowlist(Vec::new()),
+            },
         }
     }
 }
@@ -258,6 +326,21 @@ pub fn main() -> i32 {
                 method,
                 path,
             }) => policy_check(policy.as_deref(), &method, &path),
+            Command::Policy(PolicyCommand::Suggest { audit }) => {
+                let text = std::fs::read_to_string(&audit)
+                    .with_context(|| format!("failed to read the audit log {audit:?}"))?;
+                emit(&crate::suggest::suggest(&text)?)?;
+                Ok(0)
+            }
+            Command::Inspect { guest } => inspect(&guest),
+            Command::Compile { guest, output } => compile(&guest, &output),
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "host", &mut script);
+                emit(&String::from_utf8_lossy(&script))?;
+                Ok(0)
+            }
         }
     });
     match result {
@@ -283,11 +366,11 @@ fn policy_check(policy: Option<&str>, method: &str, path: &str) -> anyhow::Resul
     let info = RequestInfo::parse(method, path)?;
     Ok(match policy.decide(&info) {
         Decision::Allow { rule_text, .. } => {
-            println!("allow: {}\nby {rule_text}", info.describe());
+            emit(&format!("allow: {}\nby {rule_text}\n", info.describe()))?;
             0
         }
         Decision::Deny { reason, suggestion } => {
-            println!("deny: {reason}\n{suggestion}");
+            emit(&format!("deny: {reason}\n{suggestion}\n"))?;
             1
         }
     })
@@ -307,28 +390,19 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         options.namespace = Some(namespace.to_string());
     }
     let credentials = Credentials::load(&options).await?;
-    if args.cluster.insecure_skip_tls_verify {
-        eprintln!(
-            "warning: --insecure-skip-tls-verify: the API server's certificate is NOT verified; the credential can be intercepted"
-        );
-    }
     let transport = Arc::new(Transport::new(&credentials)?);
 
     let cache_root = cache::default_root();
     let engine = new_engine()?;
-    let component = match &cache_root {
-        Some(root) => ComponentCache::new(root.join("components")).load(&engine, &args.guest)?,
-        None => {
-            let wasm = std::fs::read(&args.guest)
-                .with_context(|| format!("failed to read guest component {:?}", args.guest))?;
-            wasmtime::component::Component::new(&engine, wasm).map_err(|e| {
-                anyhow::Error::from(e).context(format!(
-                    "failed to compile guest component {:?}",
-                    args.guest
-                ))
-            })?
-        }
-    };
+    let component_cache = cache_root
+        .as_ref()
+        .map(|root| ComponentCache::new(root.join("components")));
+    let component = load_component(
+        &engine,
+        &args.guest,
+        component_cache.as_ref(),
+        args.allow_precompiled,
+    )?;
     let runner = ScriptRunner::new(&engine)?;
 
     let program = args
@@ -358,6 +432,49 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("error: {message}");
     }
     Ok(outcome.exit_code())
+}
+
+/// Writes the host's own output. A closed pipe (`host ... | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("failed to write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn inspect(guest: &Path) -> anyhow::Result<i32> {
+    let wasm = std::fs::read(guest)
+        .with_context(|| format!("failed to read guest component {guest:?}"))?;
+    let found =
+        crate::inspect::inspect(&wasm).with_context(|| format!("failed to inspect {guest:?}"))?;
+    let mut text = String::from("imports:\n");
+    for import in &found.imports {
+        text.push_str(&format!("  {import}\n"));
+    }
+    text.push_str("exports:\n");
+    for export in &found.exports {
+        text.push_str(&format!("  {export}\n"));
+    }
+    match &found.declared_policy {
+        Some(yaml) => text.push_str(&format!(
+            "declared policy (section {:?}; --policy decides, not this):\n{yaml}\n",
+            crate::inspect::POLICY_SECTION
+        )),
+        None => text.push_str("declared policy: none\n"),
+    }
+    emit(&text)?;
+    Ok(0)
+}
+
+fn compile(guest: &Path, output: &Path) -> anyhow::Result<i32> {
+    let engine = new_engine()?;
+    let compiled = compile_component(&engine, guest)?;
+    std::fs::write(output, compiled).with_context(|| format!("failed to write {output:?}"))?;
+    Ok(0)
 }
 
 /// Logs go to stderr, filtered by `KUBEWASM_LOG` (e.g. `debug`); off unless set, so the

@@ -81,6 +81,40 @@ pub struct CredentialOptions {
     pub namespace: Option<String>,
     /// `--insecure-skip-tls-verify`: do not verify the server's certificate.
     pub insecure_skip_tls_verify: bool,
+    /// Which exec credential plugins a kubeconfig may run (`--exec-plugins`,
+    /// `--exec-plugin-allow`), as kubectl's kuberc `credentialPluginPolicy`.
+    pub exec_plugins: ExecPluginPolicy,
+}
+
+/// Which exec credential plugins a kubeconfig may make the host run. Running a plugin
+/// is running code, so an operator can refuse or allowlist them, as kubectl's kuberc
+/// `credentialPluginPolicy` / `credentialPluginAllowlist` do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ExecPluginPolicy {
+    /// Any plugin (kubectl's default).
+    #[default]
+    AllowAll,
+    /// None: a kubeconfig user with `exec` is an error.
+    DenyAll,
+    /// Only these commands, matched by full path or by file name.
+    Allowlist(Vec<String>),
+}
+
+impl ExecPluginPolicy {
+    /// Whether `command` may run.
+    pub fn allows(&self, command: &str) -> bool {
+        match self {
+            ExecPluginPolicy::AllowAll => true,
+            ExecPluginPolicy::DenyAll => false,
+            ExecPluginPolicy::Allowlist(names) => {
+                let base = Path::new(command)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                names.iter().any(|n| n == command || *n == base)
+            }
+        }
+    }
 }
 
 /// Why no credential could be loaded. Each message names the file or variable involved
@@ -104,6 +138,30 @@ pub enum CredentialError {
         /// The underlying error.
         #[source]
         source: kube::config::KubeconfigError,
+    },
+    /// The kubeconfig does not say which context, cluster or user to use, or names one
+    /// it does not define. The message names the files and what is there.
+    #[error("{0}")]
+    Kubeconfig(String),
+    /// The kubeconfig user runs an exec plugin the operator did not allow.
+    #[error(
+        "the kubeconfig user {user:?} runs the exec credential plugin {command:?}, which --exec-plugins does not allow; allow it with --exec-plugin-allow {command}"
+    )]
+    ExecPluginDenied {
+        /// The kubeconfig user entry.
+        user: String,
+        /// The plugin command.
+        command: String,
+    },
+    /// `insecure-skip-tls-verify` and a CA are both set for one cluster.
+    #[error(
+        "cluster {cluster:?} in {files} sets both insecure-skip-tls-verify and a certificate-authority; remove one (client-go refuses this combination too)"
+    )]
+    InsecureWithCa {
+        /// The cluster entry.
+        cluster: String,
+        /// The kubeconfig files.
+        files: String,
     },
     /// A ServiceAccount file is missing or unreadable.
     #[error(
@@ -218,7 +276,15 @@ impl Credentials {
             credentials.identity.namespace = namespace.clone();
         }
         if options.insecure_skip_tls_verify {
+            // As kubectl's flag does: ignore the kubeconfig's CA rather than fail on it.
             credentials.config.accept_invalid_certs = true;
+            credentials.config.root_cert = None;
+            credentials.config.root_cert_file = None;
+        }
+        if credentials.config.accept_invalid_certs {
+            eprintln!(
+                "warning: the API server's certificate is NOT verified (insecure-skip-tls-verify); anyone on the network path can read the credential"
+            );
         }
         // Retries are the guest's decision (it knows which requests are idempotent).
         credentials.config.default_retry = false;
@@ -303,6 +369,27 @@ impl Credentials {
                 .find(|a| &a.name == name)
                 .and_then(|a| a.auth_info.clone())
         });
+        validate_selection(&kubeconfig, files, context_name.as_deref(), options)?;
+        if let (Some(user), Some(exec)) = (&user, auth_info.as_ref().and_then(|a| a.exec.as_ref()))
+        {
+            let command = exec.command.clone().unwrap_or_default();
+            if !options.exec_plugins.allows(&command) {
+                return Err(CredentialError::ExecPluginDenied {
+                    user: user.clone(),
+                    command,
+                });
+            }
+        }
+        if let Some(cluster) = &cluster
+            && cluster.insecure_skip_tls_verify == Some(true)
+            && (cluster.certificate_authority.is_some()
+                || cluster.certificate_authority_data.is_some())
+        {
+            return Err(CredentialError::InsecureWithCa {
+                cluster: cluster_name.clone().unwrap_or_default(),
+                files: files.to_string(),
+            });
+        }
 
         let kube_options = KubeConfigOptions {
             context: options.context.clone(),
@@ -381,9 +468,13 @@ impl Credentials {
         let token = read("token")?;
         let ca_path = sa_dir.join("ca.crt");
         let ca = read("ca.crt")?;
-        let namespace = String::from_utf8_lossy(&read("namespace")?)
-            .trim()
-            .to_string();
+        // client-go reads POD_NAMESPACE (set through the downward API) before the file.
+        let namespace = match std::env::var("POD_NAMESPACE") {
+            Ok(ns) if !ns.is_empty() => ns,
+            _ => String::from_utf8_lossy(&read("namespace")?)
+                .trim()
+                .to_string(),
+        };
         let root_certs = pem_certificates(&ca).map_err(|reason| CredentialError::InvalidCa {
             path: ca_path.clone(),
             reason,
@@ -454,13 +545,90 @@ fn check_token_file(path: &Path) -> Result<(), CredentialError> {
 const SERVICE_HOST_ENV: &str = "KUBERNETES_SERVICE_HOST";
 const SERVICE_PORT_ENV: &str = "KUBERNETES_SERVICE_PORT";
 
-/// `https://HOST:PORT`, with an IPv6 host in brackets as client-go does.
+/// `https://HOST:PORT`, with an IPv6 host in brackets as client-go does, and plain
+/// `http` for the ports @kubernetes/client-node treats as insecure (80, 8080, 8001).
 fn in_cluster_url(host: &str, port: &str) -> String {
+    let scheme = match port {
+        "80" | "8080" | "8001" => "http",
+        _ => "https",
+    };
     if host.contains(':') && !host.starts_with('[') {
-        format!("https://[{host}]:{port}")
+        format!("{scheme}://[{host}]:{port}")
     } else {
-        format!("https://{host}:{port}")
+        format!("{scheme}://{host}:{port}")
     }
+}
+
+/// Checks that the kubeconfig names a context, and that the context's cluster and user
+/// exist, with a one-line error naming the files and what they do define.
+fn validate_selection(
+    kubeconfig: &Kubeconfig,
+    files: &str,
+    context_name: Option<&str>,
+    options: &CredentialOptions,
+) -> Result<(), CredentialError> {
+    let names = |items: Vec<&String>| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let contexts = names(kubeconfig.contexts.iter().map(|c| &c.name).collect());
+    let Some(context_name) = context_name else {
+        return Err(CredentialError::Kubeconfig(format!(
+            "{files} sets no current-context: pass --context NAME (contexts defined: {contexts})"
+        )));
+    };
+    let Some(context) = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)
+        .and_then(|c| c.context.as_ref())
+    else {
+        let flag = if options.context.is_some() {
+            "--context"
+        } else {
+            "current-context"
+        };
+        return Err(CredentialError::Kubeconfig(format!(
+            "context {context_name:?} ({flag}) is not defined in {files} (contexts defined: {contexts})"
+        )));
+    };
+    let cluster = kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)
+        .and_then(|c| c.cluster.as_ref());
+    match cluster {
+        None => {
+            let clusters = names(kubeconfig.clusters.iter().map(|c| &c.name).collect());
+            return Err(CredentialError::Kubeconfig(format!(
+                "context {context_name:?} in {files} names cluster {:?}, which is not defined (clusters defined: {clusters})",
+                context.cluster
+            )));
+        }
+        Some(cluster) if cluster.server.is_none() && options.server.is_none() => {
+            return Err(CredentialError::Kubeconfig(format!(
+                "cluster {:?} in {files} has no server: set clusters[].cluster.server or pass --server",
+                context.cluster
+            )));
+        }
+        Some(_) => {}
+    }
+    if let Some(user) = &context.user
+        && !kubeconfig.auth_infos.iter().any(|a| &a.name == user)
+    {
+        let users = names(kubeconfig.auth_infos.iter().map(|a| &a.name).collect());
+        return Err(CredentialError::Kubeconfig(format!(
+            "context {context_name:?} in {files} names user {user:?}, which is not defined (users defined: {users})"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_server_url(url: &str) -> Result<http::Uri, CredentialError> {
@@ -540,6 +708,73 @@ mod tests {
     fn in_cluster_url_brackets_ipv6_hosts() {
         assert_eq!(in_cluster_url("fd00::1", "443"), "https://[fd00::1]:443");
         assert_eq!(in_cluster_url("10.96.0.1", "443"), "https://10.96.0.1:443");
+    }
+
+    #[test]
+    fn in_cluster_url_uses_http_for_insecure_ports() {
+        assert_eq!(in_cluster_url("10.0.0.1", "8080"), "http://10.0.0.1:8080");
+        assert_eq!(in_cluster_url("10.0.0.1", "80"), "http://10.0.0.1:80");
+        assert_eq!(in_cluster_url("fd00::1", "8001"), "http://[fd00::1]:8001");
+    }
+
+    #[test]
+    fn exec_plugin_allowlist_matches_full_path_or_file_name() {
+        let policy = ExecPluginPolicy::Allowlist(vec!["aws".into(), "/opt/bin/gke-auth".into()]);
+        assert!(policy.allows("/usr/local/bin/aws"));
+        assert!(policy.allows("aws"));
+        assert!(policy.allows("/opt/bin/gke-auth"));
+        assert!(!policy.allows("/tmp/gke-auth"));
+        assert!(!policy.allows("curl"));
+        assert!(!ExecPluginPolicy::DenyAll.allows("aws"));
+        assert!(ExecPluginPolicy::AllowAll.allows("anything"));
+    }
+
+    fn kubeconfig(yaml: &str) -> Kubeconfig {
+        Kubeconfig::from_yaml(yaml).unwrap()
+    }
+
+    const TWO_CONTEXTS: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://x\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\n- name: b\n  context:\n    cluster: missing\n    user: u\n- name: d\n  context:\n    cluster: c\n    user: nobody\n";
+
+    #[test]
+    fn unknown_context_names_the_file_and_the_defined_contexts() {
+        let err = validate_selection(
+            &kubeconfig(TWO_CONTEXTS),
+            "/k",
+            Some("prod"),
+            &CredentialOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            r#"context "prod" (current-context) is not defined in /k (contexts defined: a, b, d)"#
+        );
+    }
+
+    #[test]
+    fn missing_cluster_or_user_is_named() {
+        let options = CredentialOptions::default();
+        let config = kubeconfig(TWO_CONTEXTS);
+        let err = validate_selection(&config, "/k", Some("b"), &options).unwrap_err();
+        assert!(
+            err.to_string().contains(r#"names cluster "missing""#),
+            "{err}"
+        );
+        let err = validate_selection(&config, "/k", Some("d"), &options).unwrap_err();
+        assert!(err.to_string().contains(r#"names user "nobody""#), "{err}");
+        assert!(validate_selection(&config, "/k", Some("a"), &options).is_ok());
+    }
+
+    #[test]
+    fn no_current_context_says_to_pass_context() {
+        let err = validate_selection(
+            &kubeconfig(TWO_CONTEXTS),
+            "/k",
+            None,
+            &CredentialOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--context"), "{err}");
     }
 
     #[test]

@@ -47,6 +47,47 @@ pub fn new_engine() -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
+/// Loads the guest at `path`: a component (compiled, or taken from `cache`), or — only
+/// with `allow_precompiled` — a `.cwasm` written by `host compile` for this engine.
+pub fn load_component(
+    engine: &Engine,
+    path: &Path,
+    cache: Option<&ComponentCache>,
+    allow_precompiled: bool,
+) -> anyhow::Result<Component> {
+    let bytes =
+        fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
+    if Engine::detect_precompiled(&bytes).is_some() {
+        if !allow_precompiled {
+            anyhow::bail!(
+                "{path:?} is a precompiled component (native code); run it with --allow-precompiled if this host compiled it, or pass the .wasm"
+            );
+        }
+        // SAFETY: the operator vouched for the file with --allow-precompiled; wasmtime
+        // checks that it was compiled by this wasmtime version with this configuration.
+        return unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| {
+            anyhow::Error::from(e).context(format!(
+                "cannot load {path:?}: it was not compiled by this host's engine (recompile it with `host compile`)"
+            ))
+        });
+    }
+    match cache {
+        Some(cache) => cache.load(engine, path),
+        None => Component::new(engine, &bytes).map_err(|e| {
+            anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
+        }),
+    }
+}
+
+/// Compiles the component at `path` to this engine's native code (`host compile`).
+pub fn compile_component(engine: &Engine, path: &Path) -> anyhow::Result<Vec<u8>> {
+    let wasm =
+        fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
+    engine.precompile_component(&wasm).map_err(|e| {
+        anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
+    })
+}
+
 /// Where compiled components are kept: `components/` under [`cache::default_root`].
 pub struct ComponentCache {
     dir: PathBuf,

@@ -42,11 +42,13 @@ pub mod cli;
 pub mod credentials;
 pub mod discovery;
 pub mod engine;
+pub mod inspect;
 pub mod limits;
 /// The access policy (re-exported from the IO-free `kubewasm-policy` crate).
 pub use kubewasm_policy as policy;
 pub mod runner;
 pub mod sanitize;
+pub mod suggest;
 pub mod transport;
 
 pub use api::{KubeCtx, KubeCtxBuilder, KubeCtxView, KubeView, add_to_linker};

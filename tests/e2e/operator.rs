@@ -1,0 +1,192 @@
+//! Operator tools and credential corner cases: `policy suggest`, `inspect`, `compile`,
+//! kubeconfig errors that name the file and field, exec plugin policy, POD_NAMESPACE.
+
+use kubewasm_tests::KubeconfigAuth;
+
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run};
+
+#[test]
+fn policy_suggested_from_an_audit_log_allows_the_same_run() {
+    let cluster = Cluster::admin();
+    let audit = cluster.home.path().join("audit.jsonl");
+    let mut cmd = host(cluster.home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .arg("--audit")
+        .arg(&audit)
+        .args([GUEST, "get", "pods"]);
+    assert_eq!(run(cmd).code(), 0);
+
+    let mut suggest = host(cluster.home.path());
+    suggest.args(["policy", "suggest", "--audit"]).arg(&audit);
+    let out = run(suggest);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("kind: Role"), "{out:?}");
+    let policy = cluster.home.path().join("suggested.yaml");
+    std::fs::write(&policy, &out.stdout).unwrap();
+
+    let mut again = host(cluster.home.path());
+    again
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .arg("--policy")
+        .arg(&policy)
+        .args([GUEST, "get", "pods"]);
+    let again = run(again);
+    assert_eq!(again.code(), 0, "{again:?}");
+    assert!(again.stdout.contains("demo-00001"), "{again:?}");
+}
+
+#[test]
+fn inspect_lists_the_kubewasm_imports_and_the_run_export() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = host(home.path());
+    cmd.args(["inspect", GUEST]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("kubewasm:client/api@0.1.0"), "{out:?}");
+    assert!(
+        out.stdout.contains("kubewasm:client/credentials@0.1.0"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("wasi:cli/run"), "{out:?}");
+    assert!(!out.stdout.contains("wasi:sockets"), "{out:?}");
+}
+
+#[test]
+fn compiled_guest_runs_only_with_allow_precompiled() {
+    let cluster = Cluster::admin();
+    let cwasm = cluster.home.path().join("guest.cwasm");
+    let mut compile = host(cluster.home.path());
+    compile.args(["compile", GUEST, "-o"]).arg(&cwasm);
+    assert_eq!(run(compile).code(), 0);
+
+    let refused = run(cluster.guest(cwasm.to_str().unwrap(), &["version"]));
+    assert_eq!(refused.code(), 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("--allow-precompiled"),
+        "{refused:?}"
+    );
+
+    let mut cmd = host(cluster.home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .arg("--allow-precompiled")
+        .arg(&cwasm)
+        .arg("version");
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("v1.36.2"), "{out:?}");
+}
+
+#[test]
+fn unknown_context_is_one_line_naming_the_file_and_the_contexts() {
+    let cluster = Cluster::admin();
+    let mut cmd = host(cluster.home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--context", "prod", GUEST, "version"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.contains(r#"context "prod""#), "{out:?}");
+    assert!(
+        out.stderr.contains(cluster.kubeconfig.to_str().unwrap()),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("kubewasm-demo"), "{out:?}");
+}
+
+#[test]
+fn insecure_flag_warns_loudly_and_skips_verification() {
+    let cluster = Cluster::start_with(
+        kubewasm_tests::ServerConfig {
+            untrusted_serving_cert: true,
+            ..kubewasm_tests::ServerConfig::default()
+        },
+        ADMIN_TOKEN,
+    );
+    let mut cmd = host(cluster.home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--insecure-skip-tls-verify", GUEST, "version"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("NOT verified"), "{out:?}");
+}
+
+#[test]
+fn exec_plugins_can_be_denied() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /usr/bin/touch\n      args: [\"/tmp/kubewasm-exec-plugin-ran\"]\n      interactiveMode: Never\n",
+    )
+    .unwrap();
+    let mut cmd = host(home.path());
+    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([
+        "--exec-plugins",
+        "deny-all",
+        GUEST,
+        "version",
+    ]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("/usr/bin/touch"), "{out:?}");
+    assert!(out.stderr.contains("--exec-plugin-allow"), "{out:?}");
+}
+
+#[test]
+fn pod_namespace_env_overrides_the_service_account_namespace_file() {
+    let cluster = Cluster::admin();
+    let sa_dir = cluster.home.path().join("sa");
+    cluster
+        .server
+        .write_service_account_dir(&sa_dir, ADMIN_TOKEN, "kube-system")
+        .unwrap();
+    let port = cluster.server.url().rsplit(':').next().unwrap().to_string();
+    let mut cmd = host(cluster.home.path());
+    cmd.env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", port)
+        .env("POD_NAMESPACE", "demo")
+        .arg("run")
+        .arg("--in-cluster")
+        .arg("--service-account-dir")
+        .arg(&sa_dir)
+        .args([GUEST, "get", "pods"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("demo-00001"), "{out:?}");
+}
+
+#[test]
+fn client_certificate_files_that_do_not_exist_name_the_file() {
+    let cluster = Cluster::admin();
+    let kubeconfig = cluster.home.path().join("certs.yaml");
+    cluster
+        .server
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::ClientCertificateFiles {
+                cert: cluster.home.path().join("admin.crt"),
+                key: cluster.home.path().join("admin.key"),
+            },
+            None,
+        )
+        .unwrap();
+    std::fs::remove_file(cluster.home.path().join("admin.crt")).unwrap();
+    let mut cmd = host(cluster.home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "version"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("admin.crt"), "{out:?}");
+}
