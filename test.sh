@@ -6,4 +6,7 @@ cd "$(dirname "$0")"
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
+# The end-to-end tests run the `host` binary and the embedding example: build them first
+# (cargo builds a package's binaries only for that package's own integration tests).
+cargo build --workspace --bins --examples
 exec cargo test --workspace "$@"

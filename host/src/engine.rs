@@ -28,9 +28,34 @@ pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10)
 /// that computes forever can be stopped). Async support, which the tokio-based host
 /// needs, is always on in wasmtime 48.
 pub fn new_engine() -> anyhow::Result<Engine> {
+    new_engine_with(&EngineOptions::default())
+}
+
+/// How an embedder wants the engine set up. `Default` is what `host run` uses.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// Use wasmtime's pooling allocator with room for this many concurrent guests:
+    /// memory and tables are reserved up front and reused, which makes instantiation
+    /// much cheaper for platforms that start a guest per call. Off by default (a CLI run
+    /// starts one guest).
+    pub pooling_instances: Option<u32>,
+}
+
+/// Creates an engine with `options`; see [`new_engine`] for what every engine has.
+pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if let Some(instances) = options.pooling_instances {
+        let mut pooling = wasmtime::PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(instances)
+            .total_core_instances(instances * 4)
+            .total_memories(instances * 2)
+            .total_tables(instances * 4)
+            .max_memory_size(crate::limits::Limits::default().max_memory);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    }
     let engine = Engine::new(&config)
         .map_err(|e| anyhow::Error::from(e).context("failed to create the wasmtime engine"))?;
     let weak = engine.weak();

@@ -154,11 +154,36 @@ impl ScriptRunner {
         kube: KubeCtx,
         limits: &Limits,
     ) -> anyhow::Result<Outcome> {
+        self.prepare(component)?.run(guest_env, kube, limits).await
+    }
+
+    /// Resolves `component`'s imports against this runner's linker once, so that many
+    /// runs (an embedder instantiating the same guest per call) skip that work.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<PreparedScript> {
         let pre = CommandPre::new(self.linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
                 "the guest needs imports this host does not provide (is it a kubewasm script component?): {e:#}"
             )
         })?)?;
+        Ok(PreparedScript { pre })
+    }
+}
+
+/// A guest whose imports are resolved, ready to run any number of times, concurrently.
+#[derive(Clone)]
+pub struct PreparedScript {
+    pre: CommandPre<ScriptState>,
+}
+
+impl PreparedScript {
+    /// Runs one instance: see [`ScriptRunner::run`].
+    pub async fn run(
+        &self,
+        guest_env: &GuestEnv,
+        kube: KubeCtx,
+        limits: &Limits,
+    ) -> anyhow::Result<Outcome> {
+        let pre = &self.pre;
         let mut wasi = WasiCtx::builder();
         wasi.args(&guest_env.args)
             .envs(&guest_env.env)
@@ -186,7 +211,7 @@ impl ScriptRunner {
             limiter: GuestLimiter::new(limits, memory_hit.clone()),
             cpu: CpuMeter::default(),
         };
-        let mut store = Store::new(self.linker.engine(), state);
+        let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.call_hook(|mut store, hook| {
             store.data_mut().cpu.transition(hook);

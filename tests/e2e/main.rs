@@ -4,6 +4,7 @@
 mod connect;
 mod guest_lifecycle;
 mod harness;
+mod operator;
 mod output;
 mod sandbox;
 mod streams;

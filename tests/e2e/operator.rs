@@ -190,3 +190,31 @@ fn client_certificate_files_that_do_not_exist_name_the_file() {
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("admin.crt"), "{out:?}");
 }
+
+#[test]
+fn embedding_example_runs_two_guests_with_different_policies() {
+    let cluster = Cluster::admin();
+    let example = crate::harness::host_bin()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("two_guests");
+    assert!(
+        example.exists(),
+        "{example:?} is built by `cargo test --workspace` (examples are part of the test build)"
+    );
+    let mut cmd = std::process::Command::new(example);
+    cmd.env("TMPDIR", cluster.home.path())
+        .arg(GUEST)
+        .arg(&cluster.kubeconfig);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("reader: exit 0"), "{out:?}");
+    assert!(out.stdout.contains("confined: exit 1"), "{out:?}");
+    assert!(out.stdout.contains("confined, pods: exit 0"), "{out:?}");
+    assert!(
+        out.stdout.contains("node-1") && out.stdout.contains("pod/demo-00001"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("denied: list secrets"), "{out:?}");
+}
