@@ -278,7 +278,12 @@ impl SandboxArgs {
                 None => (spec.clone(), std::env::var(spec).unwrap_or_default()),
             })
             .collect();
-        Ok(GuestEnv { args, env, dirs })
+        Ok(GuestEnv {
+            args,
+            env,
+            dirs,
+            ..GuestEnv::default()
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{self, KubeCtx, KubeCtxView, KubeView};
@@ -108,6 +109,11 @@ pub struct GuestEnv {
     pub env: Vec<(String, String)>,
     /// Directories (none by default).
     pub dirs: Vec<DirGrant>,
+    /// Where the guest's stdout goes: `None` (default) inherits the host's; a pipe
+    /// captures it (an embedder keeps a clone and reads `contents()`).
+    pub stdout: Option<MemoryOutputPipe>,
+    /// Where the guest's stderr goes, like `stdout`.
+    pub stderr: Option<MemoryOutputPipe>,
 }
 
 /// How a guest run ended.
@@ -188,6 +194,12 @@ impl PreparedScript {
         wasi.args(&guest_env.args)
             .envs(&guest_env.env)
             .inherit_stdio();
+        if let Some(pipe) = &guest_env.stdout {
+            wasi.stdout(pipe.clone());
+        }
+        if let Some(pipe) = &guest_env.stderr {
+            wasi.stderr(pipe.clone());
+        }
         for dir in &guest_env.dirs {
             let perms = if dir.writable {
                 FsPerms::ReadWrite
