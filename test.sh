@@ -6,6 +6,10 @@ cd "$(dirname "$0")"
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
+# The polyglot end-to-end test builds a Python guest with componentize-py (from PyPI).
+if ! command -v componentize-py >/dev/null 2>&1; then
+    python3 -m pip install --quiet componentize-py==0.25.1
+fi
 # The end-to-end tests run the `host` binary and the embedding example: build them first
 # (cargo builds a package's binaries only for that package's own integration tests).
 cargo build --workspace --bins --examples

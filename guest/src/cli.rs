@@ -11,6 +11,7 @@ use lexopt::Arg;
 
 use crate::error::Error;
 use crate::output::OutputFormat;
+use crate::request::PatchType;
 
 /// The name the CLI uses for itself in messages.
 pub const PROGRAM: &str = "kubewasm";
@@ -23,8 +24,14 @@ Usage:
   kubewasm get TYPE[.GROUP][,TYPE...] [NAME...] [flags]
   kubewasm get TYPE/NAME... [flags]
   kubewasm get --raw /PATH
-  kubewasm logs [-f] [-c CONTAINER] [--tail N] [--since DURATION] [--timestamps] [--previous] POD
+  kubewasm logs [-f] [-c CONTAINER | --all-containers] [--tail N] [--since D | --since-time T]
+                [--timestamps] [--previous] [--limit-bytes N] [--prefix] POD
   kubewasm version [--client] [-o json|yaml]
+  kubewasm api-resources [--api-group G] [--namespaced=BOOL] [--verbs V,...] [-o wide|name]
+  kubewasm create -f FILE|- [--dry-run=server]
+  kubewasm apply -f FILE|- [--force-conflicts] [--dry-run=server]   (server-side apply)
+  kubewasm delete TYPE NAME... | TYPE/NAME... [--dry-run=server]
+  kubewasm patch TYPE NAME | TYPE/NAME -p PATCH [--type strategic|merge|json] [--dry-run=server]
 
 Flags for get:
   -n, --namespace NS          the namespace (default: the credential's namespace)
@@ -32,16 +39,24 @@ Flags for get:
   -l, --selector SELECTOR     filter by labels (app=web,tier in (a,b))
       --field-selector SEL    filter by fields (status.phase=Running)
   -o, --output FORMAT         wide, json, yaml or name
-  -w, --watch                 after listing, print changes as they happen
+  -w, --watch                 after listing, print changes as they happen (resumes
+                              when the server ends the watch or the connection drops)
+      --watch-only            print changes only, not the list first
+      --output-watch-events   print each change's event (ADDED, MODIFIED, DELETED)
       --no-headers            do not print the table header
       --show-labels           add a LABELS column
       --raw /PATH             GET a raw API path and print the body
 
 Flags for logs:
   -c, --container NAME        the container (required when the pod has several)
-  -f, --follow                stream new lines as they are written
+  -f, --follow                stream new lines as they are written (resumes after a
+                              dropped connection without repeating lines)
       --tail N                only the last N lines
       --since DURATION        only lines newer than 5s, 2m, 1h...
+      --since-time TIME       only lines written at or after an RFC 3339 time
+      --limit-bytes N         stop after N bytes
+      --all-containers        every container of the pod, one after the other
+      --prefix                start each line with [pod/NAME/CONTAINER]
       --timestamps            prefix lines with their timestamps
   -p, --previous              the previous, terminated container
 ";
@@ -67,6 +82,84 @@ pub enum Command {
     Get(GetArgs),
     /// `logs`.
     Logs(LogsArgs),
+    /// `api-resources`.
+    ApiResources(ApiResourcesArgs),
+    /// `create -f`.
+    Create(WriteArgs),
+    /// `apply -f` (always server-side).
+    Apply(WriteArgs),
+    /// `delete TYPE NAME...`.
+    Delete(WriteArgs),
+    /// `patch TYPE NAME -p PATCH`.
+    Patch(WriteArgs),
+}
+
+/// The arguments of the write commands (`create`, `apply`, `delete`, `patch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteArgs {
+    /// `TYPE NAME...` or `TYPE/NAME...` (`delete`, `patch`).
+    pub args: Vec<String>,
+    /// `-n`.
+    pub namespace: Option<String>,
+    /// `-f FILE` (repeatable); `-` is stdin.
+    pub filenames: Vec<String>,
+    /// `--dry-run=server`.
+    pub dry_run: bool,
+    /// `--force-conflicts` (apply).
+    pub force_conflicts: bool,
+    /// `-p`, `--patch` (patch).
+    pub patch: Option<String>,
+    /// `--type` (patch); kubectl's default is strategic.
+    pub patch_type: PatchType,
+}
+
+impl Default for WriteArgs {
+    fn default() -> Self {
+        WriteArgs {
+            args: Vec::new(),
+            namespace: None,
+            filenames: Vec::new(),
+            dry_run: false,
+            force_conflicts: false,
+            patch: None,
+            patch_type: PatchType::Strategic,
+        }
+    }
+}
+
+/// `api-resources -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiResourcesOutput {
+    /// `-o wide`: add VERBS and CATEGORIES.
+    Wide,
+    /// `-o name`: `resource.group` only.
+    Name,
+}
+
+/// `api-resources --sort-by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiResourcesSort {
+    /// By resource name.
+    Name,
+    /// By kind.
+    Kind,
+}
+
+/// `api-resources`' arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiResourcesArgs {
+    /// `-o wide|name`.
+    pub output: Option<ApiResourcesOutput>,
+    /// `--no-headers`.
+    pub no_headers: bool,
+    /// `--namespaced=BOOL`: only namespaced (or only cluster-scoped) types; unset: all.
+    pub namespaced: Option<bool>,
+    /// `--api-group G`: only this group (`--api-group=` is the core group); unset: all.
+    pub api_group: Option<String>,
+    /// `--sort-by name|kind`; unset: by group, then name.
+    pub sort_by: Option<ApiResourcesSort>,
+    /// `--verbs v1,v2`: only types supporting all of them.
+    pub verbs: Vec<String>,
 }
 
 /// `get`'s arguments, before the resource types are resolved.
@@ -86,6 +179,10 @@ pub struct GetArgs {
     pub output: OutputFormat,
     /// `-w`.
     pub watch: bool,
+    /// `--watch-only`: watch without printing the list first.
+    pub watch_only: bool,
+    /// `--output-watch-events`: print the event type of each change.
+    pub output_watch_events: bool,
     /// `--raw PATH`.
     pub raw: Option<String>,
     /// `--no-headers`.
@@ -113,6 +210,14 @@ pub struct LogsArgs {
     pub previous: bool,
     /// `--since`, in whole seconds (rounded up, like kubectl).
     pub since_seconds: Option<i64>,
+    /// `--since-time`: an RFC 3339 time.
+    pub since_time: Option<String>,
+    /// `--limit-bytes`.
+    pub limit_bytes: Option<i64>,
+    /// `--all-containers`.
+    pub all_containers: bool,
+    /// `--prefix`: start each line with `[pod/NAME/CONTAINER] `.
+    pub prefix: bool,
 }
 
 /// `version`'s arguments.
@@ -129,6 +234,11 @@ enum Cmd {
     Get,
     Logs,
     Version,
+    ApiResources,
+    Create,
+    Apply,
+    Delete,
+    Patch,
     Help,
 }
 
@@ -138,6 +248,11 @@ impl Cmd {
             Cmd::Get => "get",
             Cmd::Logs => "logs",
             Cmd::Version => "version",
+            Cmd::ApiResources => "api-resources",
+            Cmd::Create => "create",
+            Cmd::Apply => "apply",
+            Cmd::Delete => "delete",
+            Cmd::Patch => "patch",
             Cmd::Help => "help",
         }
     }
@@ -186,10 +301,16 @@ struct Flags {
     get: GetArgs,
     logs: LogsArgs,
     version: VersionArgs,
+    api_resources: ApiResourcesArgs,
+    write: WriteArgs,
+    dry_run: Option<String>,
+    patch_type: Option<String>,
+    sort_by: Option<String>,
     namespace: Option<String>,
     output: Option<String>,
     tail: Option<String>,
     since: Option<String>,
+    limit_bytes: Option<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -278,6 +399,40 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                     logs.since_seconds = Some(i64::try_from(seconds).unwrap_or(i64::MAX));
                 }
             }
+            if let Some(limit) = flags.limit_bytes {
+                let n: i64 = limit.parse().map_err(|_| {
+                    usage(
+                        format!(
+                            "invalid argument {limit:?} for \"--limit-bytes\" flag: not an integer"
+                        ),
+                        Some(cmd),
+                    )
+                })?;
+                if n < 0 {
+                    return Err(Error::Invalid(
+                        "--limit-bytes must be greater than 0".into(),
+                    ));
+                }
+                // kubectl: 0 means no limit.
+                logs.limit_bytes = (n > 0).then_some(n);
+            }
+            if let Some(time) = &logs.since_time {
+                if logs.since_seconds.is_some() {
+                    return Err(Error::Invalid(
+                        "at most one of `sinceTime` or `sinceSeconds` may be specified".into(),
+                    ));
+                }
+                if !crate::logstream::is_rfc3339(time) {
+                    return Err(Error::Invalid(format!(
+                        "--since-time must be an RFC 3339 time such as 2006-01-02T15:04:05Z, got {time:?}"
+                    )));
+                }
+            }
+            if let (true, Some(container)) = (logs.all_containers, &logs.container) {
+                return Err(Error::Invalid(format!(
+                    "--all-containers=true should not be specified with container name {container}"
+                )));
+            }
             Ok(Command::Logs(logs))
         }
         Cmd::Version => {
@@ -294,6 +449,88 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             }
             Ok(Command::Version(version))
         }
+        Cmd::ApiResources => {
+            let mut api = flags.api_resources;
+            api.output = match flags.output.as_deref() {
+                None | Some("") => None,
+                Some("wide") => Some(ApiResourcesOutput::Wide),
+                Some("name") => Some(ApiResourcesOutput::Name),
+                Some(other) => {
+                    return Err(Error::Invalid(format!("--output {other} is not available")));
+                }
+            };
+            api.sort_by = match flags.sort_by.as_deref() {
+                None | Some("") => None,
+                Some("name") => Some(ApiResourcesSort::Name),
+                Some("kind") => Some(ApiResourcesSort::Kind),
+                Some(_) => {
+                    return Err(Error::Invalid("--sort-by accepts only name or kind".into()));
+                }
+            };
+            if let Some(extra) = positionals.first() {
+                return Err(usage(format!("unexpected argument {extra:?}"), Some(cmd)));
+            }
+            Ok(Command::ApiResources(api))
+        }
+        Cmd::Create | Cmd::Apply | Cmd::Delete | Cmd::Patch => {
+            let mut write = flags.write;
+            write.args = positionals;
+            write.namespace = flags.namespace;
+            write.dry_run = match flags.dry_run.as_deref() {
+                None | Some("none") => false,
+                Some("server") => true,
+                Some("client") => {
+                    return Err(Error::Invalid(
+                        "--dry-run=client is not supported: the guest does not compute objects locally; use --dry-run=server".into(),
+                    ));
+                }
+                Some(other) => {
+                    return Err(Error::Invalid(format!(
+                        "Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."
+                    )));
+                }
+            };
+            match cmd {
+                Cmd::Create | Cmd::Apply => {
+                    if write.filenames.is_empty() {
+                        return Err(Error::Invalid("must specify one of -f and -k".into()));
+                    }
+                    if let Some(extra) = write.args.first() {
+                        return Err(usage(format!("unexpected argument {extra:?}"), Some(cmd)));
+                    }
+                }
+                Cmd::Delete => {
+                    if write.args.is_empty() {
+                        return Err(Error::Invalid(
+                            "You must provide one or more resources by argument.".into(),
+                        ));
+                    }
+                }
+                _ => {
+                    if write.patch.is_none() {
+                        return Err(Error::Invalid("must specify -p to patch".into()));
+                    }
+                    if let Some(t) = flags.patch_type {
+                        write.patch_type = match t.as_str() {
+                            "json" => PatchType::Json,
+                            "merge" => PatchType::Merge,
+                            "strategic" => PatchType::Strategic,
+                            _ => {
+                                return Err(Error::Invalid(format!(
+                                    "--type must be one of [json merge strategic], not {t:?}"
+                                )));
+                            }
+                        };
+                    }
+                }
+            }
+            Ok(match cmd {
+                Cmd::Create => Command::Create(write),
+                Cmd::Apply => Command::Apply(write),
+                Cmd::Delete => Command::Delete(write),
+                _ => Command::Patch(write),
+            })
+        }
         Cmd::Help => Ok(Command::Help),
     }
 }
@@ -303,6 +540,11 @@ fn command(name: &str) -> Result<Cmd, Error> {
         "get" => Ok(Cmd::Get),
         "logs" | "log" => Ok(Cmd::Logs),
         "version" => Ok(Cmd::Version),
+        "api-resources" => Ok(Cmd::ApiResources),
+        "create" => Ok(Cmd::Create),
+        "apply" => Ok(Cmd::Apply),
+        "delete" => Ok(Cmd::Delete),
+        "patch" => Ok(Cmd::Patch),
         "help" => Ok(Cmd::Help),
         other => Err(usage(
             format!("unknown command {other:?} for \"{PROGRAM}\""),
@@ -331,6 +573,10 @@ fn command_flag(
                 flags.output = Some(value(parser, flag, cmd)?);
             } else if flag.is(Some('w'), "watch") {
                 get.watch = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "watch-only") {
+                get.watch_only = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "output-watch-events") {
+                get.output_watch_events = switch(parser, flag, cmd)?;
             } else if flag.is(None, "raw") {
                 get.raw = Some(value(parser, flag, cmd)?);
             } else if flag.is(None, "no-headers") {
@@ -351,6 +597,14 @@ fn command_flag(
                 flags.tail = Some(value(parser, flag, cmd)?);
             } else if flag.is(None, "since") {
                 flags.since = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "since-time") {
+                logs.since_time = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "limit-bytes") {
+                flags.limit_bytes = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "all-containers") {
+                logs.all_containers = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "prefix") {
+                logs.prefix = switch(parser, flag, cmd)?;
             } else if flag.is(None, "timestamps") {
                 logs.timestamps = switch(parser, flag, cmd)?;
             } else if flag.is(Some('p'), "previous") {
@@ -364,6 +618,57 @@ fn command_flag(
                 flags.output = Some(value(parser, flag, cmd)?);
             } else if flag.is(None, "client") {
                 flags.version.client_only = switch(parser, flag, cmd)?;
+            } else {
+                return Err(flag.unknown(cmd));
+            }
+        }
+        Some(Cmd::ApiResources) => {
+            let api = &mut flags.api_resources;
+            if flag.is(Some('o'), "output") {
+                flags.output = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "no-headers") {
+                api.no_headers = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "namespaced") {
+                api.namespaced = Some(switch(parser, flag, cmd)?);
+            } else if flag.is(None, "api-group") {
+                api.api_group = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "sort-by") {
+                flags.sort_by = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "verbs") {
+                let verbs = value(parser, flag, cmd)?;
+                api.verbs.extend(
+                    verbs
+                        .split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                );
+            } else {
+                return Err(flag.unknown(cmd));
+            }
+        }
+        Some(c @ (Cmd::Create | Cmd::Apply | Cmd::Delete | Cmd::Patch)) => {
+            let write = &mut flags.write;
+            if flag.is(None, "dry-run") {
+                // A bare `--dry-run` means `client` in kubectl.
+                flags.dry_run = Some(match parser.optional_value() {
+                    Some(v) => utf8(v, cmd)?,
+                    None => "client".into(),
+                });
+            } else if flag.is(Some('f'), "filename") && matches!(c, Cmd::Create | Cmd::Apply) {
+                write.filenames.push(value(parser, flag, cmd)?);
+            } else if flag.is(None, "force-conflicts") && c == Cmd::Apply {
+                write.force_conflicts = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "server-side") && c == Cmd::Apply {
+                if !switch(parser, flag, cmd)? {
+                    return Err(Error::Invalid(
+                        "client-side apply is not supported: kubewasm always applies server-side"
+                            .into(),
+                    ));
+                }
+            } else if flag.is(Some('p'), "patch") && c == Cmd::Patch {
+                write.patch = Some(value(parser, flag, cmd)?);
+            } else if flag.is(None, "type") && c == Cmd::Patch {
+                flags.patch_type = Some(value(parser, flag, cmd)?);
             } else {
                 return Err(flag.unknown(cmd));
             }
@@ -578,6 +883,7 @@ mod tests {
                 timestamps: true,
                 previous: true,
                 since_seconds: Some(120),
+                ..Default::default()
             }
         );
         assert_eq!(logs(&["logs", "x", "--tail=-1"]).tail, None);

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::Duration;
 
 use crate::bindings::kubewasm::client::api;
 use crate::request::{Method, Request};
@@ -37,11 +38,14 @@ pub enum ClientError {
 
 impl ClientError {
     /// kubectl prints connection problems without an `error: ` prefix
-    /// (`Unable to connect to the server: ...`).
+    /// (`Unable to connect to the server: ...`); a failing credential plugin is one.
     pub fn is_connection_problem(&self) -> bool {
         matches!(
             self,
-            ClientError::Connect(_) | ClientError::Tls(_) | ClientError::Timeout
+            ClientError::Connect(_)
+                | ClientError::Tls(_)
+                | ClientError::Timeout
+                | ClientError::Credential(_)
         )
     }
 }
@@ -54,14 +58,23 @@ impl fmt::Display for ClientError {
             ClientError::InvalidRequest(text) => {
                 write!(f, "the host refused the request as invalid: {text}")
             }
-            ClientError::Connect(text) | ClientError::Tls(text) => {
-                write!(f, "Unable to connect to the server: {text}")
-            }
+            ClientError::Connect(text) => write!(f, "Unable to connect to the server: {text}"),
+            // The host verified the server against the cluster CA and stopped before
+            // sending anything: say that the credential did not leave.
+            ClientError::Tls(text) => write!(
+                f,
+                "Unable to connect to the server: {text} (the TLS handshake failed, so the credential was not sent)"
+            ),
             ClientError::Timeout => f.write_str(
                 "Unable to connect to the server: timeout: the server did not answer in time",
             ),
             ClientError::LimitExceeded(text) => f.write_str(text),
-            ClientError::Credential(text) => write!(f, "getting credentials: {text}"),
+            ClientError::Credential(text) => {
+                write!(
+                    f,
+                    "Unable to connect to the server: getting credentials: {text}"
+                )
+            }
             ClientError::Internal(Some(text)) => {
                 write!(f, "internal error in the host (a bug): {text}")
             }
@@ -146,6 +159,13 @@ impl Response {
 pub trait Transport {
     /// Sends `request` and returns the response head; the body streams.
     fn send(&mut self, request: &Request) -> Result<Response, ClientError>;
+
+    /// Waits `delay` before a retry or a reconnection. Part of the transport so that
+    /// tests (and embedders with their own scheduling) replace real waiting; the default
+    /// sleeps on the WASI monotonic clock.
+    fn backoff(&mut self, delay: Duration) {
+        std::thread::sleep(delay);
+    }
 }
 
 /// The host's `api` capability: the real transport of a guest.
@@ -263,7 +283,7 @@ mod tests {
             ),
             (
                 api::ErrorCode::Tls("certificate signed by unknown authority".into()),
-                "Unable to connect to the server: certificate signed by unknown authority",
+                "Unable to connect to the server: certificate signed by unknown authority (the TLS handshake failed, so the credential was not sent)",
             ),
             (
                 api::ErrorCode::LimitExceeded(
@@ -274,6 +294,14 @@ mod tests {
             (
                 api::ErrorCode::Internal(None),
                 "internal error in the host (a bug)",
+            ),
+            (
+                api::ErrorCode::Credential("exec: executable aws not found".into()),
+                "Unable to connect to the server: getting credentials: exec: executable aws not found",
+            ),
+            (
+                api::ErrorCode::Timeout,
+                "Unable to connect to the server: timeout: the server did not answer in time",
             ),
         ];
         for (code, message) in cases {

@@ -5,22 +5,26 @@
 //! given and talks to the cluster only through `transport`, so the binary supplies the
 //! host's streams and `api` import while tests supply recorded responses.
 
+mod api_resources;
 mod get;
 mod logs;
 mod raw;
 mod version;
+mod write;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::de::DeserializeOwned;
 
 use crate::cli::{self, Command, SHORT_USAGE, USAGE};
 use crate::client::{Response, Transport};
+use crate::discovery::Discoverer;
 use crate::error::Error;
 use crate::request::Request;
-use crate::resource::{BuiltinResources, ResourceResolver};
-use crate::status::{RequestContext, Status};
+use crate::resource::{ResourceResolver, ResourceType};
+use crate::retry;
+use crate::status::RequestContext;
 
 /// What the commands know about where they run, from the host's `credentials.describe`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,9 +35,29 @@ pub struct Context {
     pub server: String,
 }
 
+/// Where `-f FILE` reads from.
+pub trait Files {
+    /// The text of `path`; `-` means standard input.
+    fn read(&mut self, path: &str) -> io::Result<String>;
+}
+
+/// The guest's own filesystem (what the host preopened, if anything) and stdin.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WasiFiles;
+
+impl Files for WasiFiles {
+    fn read(&mut self, path: &str) -> io::Result<String> {
+        if path == "-" {
+            io::read_to_string(io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+    }
+}
+
 /// Runs the command line `args` (without the program name) and returns the exit code:
 /// 0 on success (also when stdout was closed early), 1 on any error, after printing it
-/// to `err`.
+/// to `err`. `-f` reads through [`WasiFiles`].
 pub fn run(
     args: impl IntoIterator<Item = OsString>,
     context: &Context,
@@ -41,8 +65,31 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
+    run_with_files(args, context, transport, &mut WasiFiles, out, err)
+}
+
+/// [`run`], reading `-f` files through `files`.
+pub fn run_with_files(
+    args: impl IntoIterator<Item = OsString>,
+    context: &Context,
+    transport: &mut dyn Transport,
+    files: &mut dyn Files,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let mut types = Types::Discover(Discoverer::new());
     let result = cli::parse(args)
-        .and_then(|command| execute(command, context, transport, &BuiltinResources, out, err))
+        .and_then(|command| {
+            let mut env = Env {
+                context,
+                transport,
+                types: &mut types,
+                files,
+                out,
+                err,
+            };
+            execute(command, &mut env)
+        })
         .and_then(|()| out.flush().map_err(Error::Output));
     match result {
         Ok(()) => 0,
@@ -64,45 +111,106 @@ pub fn run(
     }
 }
 
-/// Runs a parsed command, resolving resource types with `resolver`.
-pub fn execute(
-    command: Command,
-    context: &Context,
-    transport: &mut dyn Transport,
-    resolver: &dyn ResourceResolver,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<(), Error> {
+/// Where a command's resource types come from.
+pub enum Types<'r> {
+    /// The server's discovery, fetched when a command first needs it (what [`run`]
+    /// uses), with the built-in types as the fallback when discovery is refused.
+    Discover(Discoverer),
+    /// A fixed resolver, for embedders that know their types and want no discovery.
+    Fixed(&'r dyn ResourceResolver),
+}
+
+impl Types<'_> {
+    /// Resolves a type name the user typed (`po`, `deployments.apps`).
+    pub fn resolve(
+        &mut self,
+        transport: &mut dyn Transport,
+        warn: &mut dyn Write,
+        name: &str,
+    ) -> Result<ResourceType, Error> {
+        match self {
+            Types::Discover(d) => d.resolve(transport, warn, name),
+            Types::Fixed(r) => Ok(r.resolve(name)?),
+        }
+    }
+
+    /// Resolves a manifest's `apiVersion` and `kind`.
+    pub fn resolve_kind(
+        &mut self,
+        transport: &mut dyn Transport,
+        warn: &mut dyn Write,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ResourceType, Error> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        match self {
+            Types::Discover(d) => d.resolve_kind(transport, warn, group, version, kind),
+            Types::Fixed(r) => Ok(r.resolve_kind(group, version, kind)?),
+        }
+    }
+}
+
+/// What a command runs with.
+pub struct Env<'a, 'r> {
+    /// The credential's defaults.
+    pub context: &'a Context,
+    /// The way to the API server.
+    pub transport: &'a mut dyn Transport,
+    /// Where resource types come from.
+    pub types: &'a mut Types<'r>,
+    /// Where `-f` reads from.
+    pub files: &'a mut dyn Files,
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error: warnings, and the error a command ends with.
+    pub err: &'a mut dyn Write,
+}
+
+/// Runs a parsed command.
+pub fn execute(command: Command, env: &mut Env<'_, '_>) -> Result<(), Error> {
+    let Env {
+        context,
+        transport,
+        types,
+        files,
+        out,
+        err,
+    } = env;
+    let (context, transport, types, out, err) = (
+        *context,
+        &mut **transport,
+        &mut **types,
+        &mut **out,
+        &mut **err,
+    );
     match command {
         Command::Help => out.write_all(USAGE.as_bytes()).map_err(Error::Output),
         Command::Version(args) => version::run(&args, transport, out),
         Command::Get(args) => match &args.raw {
             Some(path) => raw::run(path, &args, transport, out),
-            None => get::run(&args, context, transport, resolver, out, err),
+            None => get::run(&args, context, transport, types, out, err),
         },
-        Command::Logs(args) => logs::run(&args, context, transport, resolver, out),
+        Command::Logs(args) => logs::run(&args, context, transport, types, out, err),
+        Command::ApiResources(args) => api_resources::run(&args, transport, types, out, err),
+        Command::Create(args) => {
+            write::create(&args, context, transport, types, &mut **files, out, err)
+        }
+        Command::Apply(args) => {
+            write::apply(&args, context, transport, types, &mut **files, out, err)
+        }
+        Command::Delete(args) => write::delete(&args, context, transport, types, out, err),
+        Command::Patch(args) => write::patch(&args, context, transport, types, out, err),
     }
 }
 
-/// Sends `request`. A non-2xx response becomes the server's error: its `Status`, or one
-/// synthesized from the code the way client-go does.
+/// Sends `request`, retrying when the server asks to (see [`retry`]). A non-2xx
+/// response becomes the server's error.
 fn send(
     transport: &mut dyn Transport,
     request: &Request,
     context: &RequestContext<'_>,
 ) -> Result<Response, Error> {
-    let mut response = transport.send(request)?;
-    if response.is_success() {
-        return Ok(response);
-    }
-    let content_type = response.header("content-type").map(str::to_string);
-    let body = response.read_body()?;
-    Err(Error::from(Status::from_response(
-        response.status,
-        content_type.as_deref(),
-        &body,
-        context,
-    )))
+    retry::send(transport, request, context)
 }
 
 /// Sends `request` and decodes the JSON body as `T`.

@@ -154,7 +154,7 @@ mod tests {
                 "x509: certificate signed by unknown authority".into()
             ))
             .to_string(),
-            "Unable to connect to the server: x509: certificate signed by unknown authority"
+            "Unable to connect to the server: x509: certificate signed by unknown authority (the TLS handshake failed, so the credential was not sent)"
         );
     }
 

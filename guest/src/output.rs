@@ -137,6 +137,27 @@ fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// A `metav1.WatchEvent` as kubectl's JSON printer writes it with
+/// `--output-watch-events`: a Go struct, so `type` comes before `object` (the object's
+/// own keys are sorted).
+pub fn watch_event_to_json(event_type: &str, object: &Value) -> String {
+    let mut out = String::from("{\n    \"type\": ");
+    write_json_string(event_type, &mut out);
+    out.push_str(",\n    \"object\": ");
+    write_json(object, "    ", 1, &mut out);
+    out.push_str("\n}\n");
+    out
+}
+
+/// A `metav1.WatchEvent` as a map, for the YAML printer (which sorts the keys, as
+/// `sigs.k8s.io/yaml` does: `object` before `type`).
+pub fn watch_event_object(event_type: &str, object: Value) -> Value {
+    let mut map = Map::new();
+    map.insert("object".into(), object);
+    map.insert("type".into(), Value::String(event_type.into()));
+    Value::Object(map)
+}
+
 /// The items of a list response, each with the `apiVersion` and `kind` the server
 /// leaves out of list items (`PodList` items are `Pod`s), as kubectl's decoding adds.
 pub fn list_items(list: Value) -> Vec<Value> {

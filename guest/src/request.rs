@@ -155,6 +155,10 @@ pub struct LogParams {
     pub tail_lines: Option<i64>,
     /// `sinceSeconds`.
     pub since_seconds: Option<i64>,
+    /// `sinceTime`: an RFC 3339 time; only lines written at or after it.
+    pub since_time: Option<String>,
+    /// `limitBytes`: stop after this many bytes.
+    pub limit_bytes: Option<i64>,
     /// `timestamps=true`: prefix each line with its RFC 3339 timestamp.
     pub timestamps: bool,
     /// `previous=true`: the logs of the previous, terminated container.
@@ -284,6 +288,130 @@ impl ResourceUrl {
     }
 }
 
+/// `Content-Type` of a created or replaced object.
+pub const CONTENT_JSON: &str = "application/json";
+/// `Content-Type` of a server-side apply (the body may be YAML or JSON).
+pub const CONTENT_APPLY: &str = "application/apply-patch+yaml";
+/// `Content-Type` of a JSON merge patch (RFC 7386).
+pub const CONTENT_MERGE_PATCH: &str = "application/merge-patch+json";
+/// `Content-Type` of a JSON patch (RFC 6902).
+pub const CONTENT_JSON_PATCH: &str = "application/json-patch+json";
+/// `Content-Type` of a strategic merge patch.
+pub const CONTENT_STRATEGIC_PATCH: &str = "application/strategic-merge-patch+json";
+
+/// The field manager the guest's writes are recorded under (`metadata.managedFields`).
+pub const FIELD_MANAGER: &str = "kubewasm";
+
+/// How a patch body is to be read (`kubectl patch --type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `--type merge`: JSON merge patch.
+    Merge,
+    /// `--type json`: a list of RFC 6902 operations.
+    Json,
+    /// `--type strategic` (kubectl's default): merges lists by their merge key.
+    Strategic,
+    /// Server-side apply (`kubectl apply --server-side`).
+    Apply,
+}
+
+impl PatchType {
+    /// The `Content-Type` that selects this patch type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PatchType::Merge => CONTENT_MERGE_PATCH,
+            PatchType::Json => CONTENT_JSON_PATCH,
+            PatchType::Strategic => CONTENT_STRATEGIC_PATCH,
+            PatchType::Apply => CONTENT_APPLY,
+        }
+    }
+}
+
+/// Options of a write (create, patch, apply, delete).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteParams {
+    /// `dryRun=All` (`--dry-run=server`): the server validates and answers as if it
+    /// wrote, but persists nothing.
+    pub dry_run: bool,
+    /// `force=true` for server-side apply (`--force-conflicts`): take over fields other
+    /// managers own.
+    pub force: bool,
+}
+
+impl WriteParams {
+    /// The query of a create, patch or apply: the field manager, the server's strict
+    /// field validation (kubectl's default `--validate=strict`: an unknown or
+    /// duplicated field is an error, not silently dropped) and the options.
+    fn write_query(&self, apply: bool) -> Query {
+        let mut query = Query::default();
+        query.flag_value("dryRun", self.dry_run, "All");
+        query.opt("fieldManager", Some(FIELD_MANAGER));
+        query.opt("fieldValidation", Some("Strict"));
+        query.flag("force", apply && self.force);
+        query
+    }
+}
+
+impl ResourceUrl {
+    /// Creates an object in the collection (`POST`); `body` is its JSON.
+    pub fn create(&self, body: Vec<u8>, params: &WriteParams) -> Request {
+        Request {
+            method: Method::Post,
+            path_and_query: params.write_query(false).append_to(&self.collection),
+            headers: vec![
+                ("accept".to_string(), ACCEPT_JSON.to_string()),
+                ("content-type".to_string(), CONTENT_JSON.to_string()),
+            ],
+            body: Some(body),
+        }
+    }
+
+    /// Patches the object `name` with `body`, read as `patch_type`; with
+    /// [`PatchType::Apply`] this is server-side apply and `body` the whole intent.
+    pub fn patch(
+        &self,
+        name: &str,
+        patch_type: PatchType,
+        body: Vec<u8>,
+        params: &WriteParams,
+    ) -> Result<Request, RequestError> {
+        validate_name(name)?;
+        let path = format!("{}/{}", self.collection, encode_path_segment(name));
+        Ok(Request {
+            method: Method::Patch,
+            path_and_query: params
+                .write_query(patch_type == PatchType::Apply)
+                .append_to(&path),
+            headers: vec![
+                ("accept".to_string(), ACCEPT_JSON.to_string()),
+                (
+                    "content-type".to_string(),
+                    patch_type.content_type().to_string(),
+                ),
+            ],
+            body: Some(body),
+        })
+    }
+
+    /// Deletes the object `name`, its dependents in the background as kubectl asks
+    /// (`propagationPolicy: Background`).
+    pub fn delete(&self, name: &str, params: &WriteParams) -> Result<Request, RequestError> {
+        validate_name(name)?;
+        let mut query = Query::default();
+        query.flag_value("dryRun", params.dry_run, "All");
+        let path = format!("{}/{}", self.collection, encode_path_segment(name));
+        Ok(Request {
+            method: Method::Delete,
+            path_and_query: query.append_to(&path),
+            headers: vec![
+                ("accept".to_string(), ACCEPT_JSON.to_string()),
+                ("content-type".to_string(), CONTENT_JSON.to_string()),
+            ],
+            body: Some(br#"{"propagationPolicy":"Background"}"#.to_vec()),
+        })
+    }
+}
+
 /// Reads the logs of `pod` in `namespace` (`pods/log`).
 pub fn logs(namespace: &str, pod: &str, params: &LogParams) -> Result<Request, RequestError> {
     validate_namespace(namespace)?;
@@ -296,9 +424,14 @@ pub fn logs(namespace: &str, pod: &str, params: &LogParams) -> Result<Request, R
     query.flag("follow", params.follow);
     query.flag("previous", params.previous);
     query.opt(
+        "limitBytes",
+        params.limit_bytes.map(|b| b.to_string()).as_deref(),
+    );
+    query.opt(
         "sinceSeconds",
         params.since_seconds.map(|s| s.to_string()).as_deref(),
     );
+    query.opt("sinceTime", params.since_time.as_deref());
     query.opt(
         "tailLines",
         params.tail_lines.map(|t| t.to_string()).as_deref(),
@@ -310,6 +443,38 @@ pub fn logs(namespace: &str, pod: &str, params: &LogParams) -> Result<Request, R
         encode_path_segment(pod)
     );
     Ok(Request::get(query.append_to(&path), ACCEPT_ANY))
+}
+
+/// The `Accept` header for aggregated discovery v2, with plain JSON as the fallback an
+/// older server answers with (its v1 documents).
+pub const ACCEPT_DISCOVERY_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+
+/// Discovers the core group (`GET /api`), aggregated if the server can.
+pub fn discovery_core() -> Request {
+    Request::get("/api".to_string(), ACCEPT_DISCOVERY_V2)
+}
+
+/// Discovers the named groups (`GET /apis`), aggregated if the server can.
+pub fn discovery_groups() -> Request {
+    Request::get("/apis".to_string(), ACCEPT_DISCOVERY_V2)
+}
+
+/// Gets one group version's v1 `APIResourceList` (`/api/v1`, `/apis/apps/v1`), for
+/// servers without aggregated discovery.
+pub fn discovery_group_version(group: &str, version: &str) -> Result<Request, RequestError> {
+    validate_name(version)?;
+    let path = if group.is_empty() {
+        format!("/api/{}", encode_path_segment(version))
+    } else {
+        validate_name(group)?;
+        format!(
+            "/apis/{}/{}",
+            encode_path_segment(group),
+            encode_path_segment(version)
+        )
+    };
+    Ok(Request::get(path, ACCEPT_JSON))
 }
 
 /// Gets the server's version (`/version`).
@@ -352,8 +517,12 @@ impl Query {
     }
 
     fn flag(&mut self, key: &'static str, on: bool) {
+        self.flag_value(key, on, "true");
+    }
+
+    fn flag_value(&mut self, key: &'static str, on: bool, value: &str) {
         if on {
-            self.pairs.push((key, "true".to_string()));
+            self.pairs.push((key, value.to_string()));
         }
     }
 
@@ -625,6 +794,8 @@ mod tests {
             follow: true,
             tail_lines: Some(10),
             since_seconds: Some(300),
+            since_time: Some("2026-11-28T15:27:03Z".into()),
+            limit_bytes: Some(1024),
             timestamps: true,
             previous: true,
         };
@@ -632,8 +803,74 @@ mod tests {
         assert_eq!(
             req.path_and_query,
             "/api/v1/namespaces/demo/pods/demo-00001/log?container=main&follow=true\
-             &previous=true&sinceSeconds=300&tailLines=10&timestamps=true"
+             &limitBytes=1024&previous=true&sinceSeconds=300\
+             &sinceTime=2026-11-28T15%3A27%3A03Z&tailLines=10&timestamps=true"
         );
+    }
+
+    #[test]
+    fn write_requests_carry_field_manager_validation_and_dry_run() {
+        let cms = url("cm", Some("demo"));
+        let dry = WriteParams {
+            dry_run: true,
+            force: true,
+        };
+        let create = cms.create(b"{}".to_vec(), &WriteParams::default());
+        assert_eq!(create.method, Method::Post);
+        assert_eq!(
+            create.path_and_query,
+            "/api/v1/namespaces/demo/configmaps?fieldManager=kubewasm&fieldValidation=Strict"
+        );
+        assert_eq!(create.header("content-type"), Some("application/json"));
+        let apply = cms
+            .patch("fixture-cm", PatchType::Apply, b"{}".to_vec(), &dry)
+            .unwrap();
+        assert_eq!(
+            apply.path_and_query,
+            "/api/v1/namespaces/demo/configmaps/fixture-cm?dryRun=All&fieldManager=kubewasm&fieldValidation=Strict&force=true"
+        );
+        assert_eq!(
+            apply.header("content-type"),
+            Some("application/apply-patch+yaml")
+        );
+        // `force` only means something to server-side apply.
+        let merge = cms
+            .patch("fixture-cm", PatchType::Merge, b"{}".to_vec(), &dry)
+            .unwrap();
+        assert_eq!(
+            merge.path_and_query,
+            "/api/v1/namespaces/demo/configmaps/fixture-cm?dryRun=All&fieldManager=kubewasm&fieldValidation=Strict"
+        );
+        let delete = url("deploy", Some("demo")).delete("web", &dry).unwrap();
+        assert_eq!(delete.method, Method::Delete);
+        assert_eq!(
+            delete.path_and_query,
+            "/apis/apps/v1/namespaces/demo/deployments/web?dryRun=All"
+        );
+        assert!(cms.delete("", &dry).is_err());
+        assert!(cms.patch("a/b", PatchType::Json, Vec::new(), &dry).is_err());
+    }
+
+    #[test]
+    fn discovery_requests_ask_for_aggregated_documents() {
+        assert_eq!(discovery_core().path_and_query, "/api");
+        assert_eq!(
+            discovery_groups().header("accept"),
+            Some(
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+            )
+        );
+        assert_eq!(
+            discovery_group_version("", "v1").unwrap().path_and_query,
+            "/api/v1"
+        );
+        assert_eq!(
+            discovery_group_version("apps", "v1")
+                .unwrap()
+                .path_and_query,
+            "/apis/apps/v1"
+        );
+        assert!(discovery_group_version("a/b", "v1").is_err());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Resource types: what `pods`, `deploy` or `crd` mean.
 //!
-//! The vertical slice knows the built-in types of a v1.36 API server without asking it
-//! ([`BuiltinResources`], taken from the server's aggregated discovery). Discovery will
-//! add CRDs and aggregated APIs later by implementing [`ResourceResolver`] too; nothing
-//! else in the crate depends on where a [`ResourceType`] came from.
+//! [`ResourceResolver`] is the seam: [`crate::discovery::Discovery`] implements it from
+//! what the server says it serves (CRDs and aggregated APIs included), and
+//! [`BuiltinResources`] from the built-in types of a v1.36 API server, known without
+//! asking (the fallback when discovery is forbidden). Nothing else in the crate depends
+//! on where a [`ResourceType`] came from.
 
 use std::fmt;
 
@@ -76,21 +77,35 @@ fn qualify(name: &str, group: &str) -> String {
     }
 }
 
-/// A resource type name that no known type matches.
+/// A resource type that no known type matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolveError {
-    /// What the user typed.
-    pub name: String,
+pub enum ResolveError {
+    /// A name the user typed (`widgets`).
+    UnknownType {
+        /// What the user typed.
+        name: String,
+    },
+    /// A manifest's `apiVersion` and `kind` (a CRD that is not installed).
+    UnknownKind {
+        /// The kind.
+        kind: String,
+        /// The `apiVersion`: `v1`, `example.com/v1`.
+        api_version: String,
+    },
 }
 
 impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // kubectl's wording, so scripts that match on it keep working.
-        write!(
-            f,
-            "the server doesn't have a resource type \"{}\"",
-            self.name
-        )
+        match self {
+            ResolveError::UnknownType { name } => {
+                write!(f, "the server doesn't have a resource type \"{name}\"")
+            }
+            ResolveError::UnknownKind { kind, api_version } => write!(
+                f,
+                "no matches for kind \"{kind}\" in version \"{api_version}\""
+            ),
+        }
     }
 }
 
@@ -105,6 +120,15 @@ pub trait ResourceResolver {
     /// Resolves `name`: a plural, singular, short name or kind (case-insensitive),
     /// optionally followed by `.GROUP` or `.VERSION.GROUP`.
     fn resolve(&self, name: &str) -> Result<ResourceType, ResolveError>;
+
+    /// Finds the type of objects with `apiVersion` `group/version` and `kind` (a
+    /// manifest's), exactly: kinds are case-sensitive.
+    fn resolve_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<ResourceType, ResolveError>;
 }
 
 /// The resource types built into a v1.36 API server, known without discovery.
@@ -113,7 +137,7 @@ pub struct BuiltinResources;
 
 impl ResourceResolver for BuiltinResources {
     fn resolve(&self, name: &str) -> Result<ResourceType, ResolveError> {
-        let not_found = || ResolveError {
+        let not_found = || ResolveError::UnknownType {
             name: name.to_string(),
         };
         let lower = name.to_lowercase();
@@ -138,6 +162,26 @@ impl ResourceResolver for BuiltinResources {
             matches_qualifier && b.to_type().is_named(resource)
         });
         found.map(Builtin::to_type).ok_or_else(not_found)
+    }
+
+    fn resolve_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<ResourceType, ResolveError> {
+        BUILTIN
+            .iter()
+            .find(|b| b.group == group && b.version == version && b.kind == kind)
+            .map(Builtin::to_type)
+            .ok_or_else(|| ResolveError::UnknownKind {
+                kind: kind.to_string(),
+                api_version: if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                },
+            })
     }
 }
 

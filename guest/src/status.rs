@@ -40,6 +40,21 @@ pub struct StatusDetails {
     pub group: String,
     /// The object's kind or resource.
     pub kind: String,
+    /// For `Invalid`: each field that failed validation and why.
+    #[serde(deserialize_with = "crate::meta::nullable")]
+    pub causes: Vec<StatusCause>,
+}
+
+/// `Status.details.causes[]`: one reason a request failed, e.g. one invalid field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct StatusCause {
+    /// Machine-readable reason, e.g. `FieldValueInvalid`.
+    pub reason: String,
+    /// Human-readable description, e.g. `Required value`.
+    pub message: String,
+    /// The field path, e.g. `spec.containers`.
+    pub field: String,
 }
 
 /// What the failed request was about, for synthesized messages such as
@@ -193,6 +208,7 @@ impl Status {
                 name: name.into(),
                 group: String::new(),
                 kind: group_resource.into(),
+                causes: Vec::new(),
             }),
         }
     }
@@ -227,10 +243,54 @@ impl fmt::Display for Status {
                 "error: You must be logged in to the server ({})",
                 self.message
             )
+        } else if self.reason == "Invalid" {
+            self.fmt_invalid(f)
         } else if self.reason.is_empty() {
             write!(f, "Error from server: {}", self.message)
         } else {
             write!(f, "Error from server ({}): {}", self.reason, self.message)
+        }
+    }
+}
+
+impl Status {
+    /// kubectl's `checkErr` for `Invalid`: the object, then each cause (de-duplicated),
+    /// on one line if there is one and as a `* ` list if there are several.
+    fn fmt_invalid(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(details) = &self.details else {
+            f.write_str("The request is invalid")?;
+            if !self.message.is_empty() {
+                write!(f, ": {}", self.message)?;
+            }
+            return Ok(());
+        };
+        let subject = if details.kind.is_empty() && details.name.is_empty() {
+            "The request is invalid".to_string()
+        } else {
+            format!(
+                "The {} {} is invalid",
+                details.kind,
+                golang::quote(&details.name)
+            )
+        };
+        let mut causes: Vec<String> = Vec::new();
+        for cause in &details.causes {
+            let line = format!("{}: {}", cause.field, cause.message);
+            if !causes.contains(&line) {
+                causes.push(line);
+            }
+        }
+        match causes.as_slice() {
+            [] => f.write_str(&subject),
+            [one] => write!(f, "{subject}: {one}"),
+            many => {
+                // `MultilineError`: the prefix (ending in ": ") on its own line.
+                write!(f, "{subject}: ")?;
+                for cause in many {
+                    write!(f, "\n* {cause}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -388,6 +448,27 @@ mod tests {
             status.to_string(),
             "Error from server (Unknown): the server responded with the status code 418 but did not return more information"
         );
+    }
+
+    #[test]
+    fn invalid_prints_each_cause_like_kubectl() {
+        let status = Status::parse(fixture_body(include_str!(
+            "../../tests/fixtures/error-422-invalid-pod.http"
+        )))
+        .unwrap();
+        assert_eq!(
+            status.to_string(),
+            "The Pod \"Invalid_Name\" is invalid: \n\
+             * metadata.name: Invalid value: \"Invalid_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')\n\
+             * spec.containers: Required value"
+        );
+        let one = Status::parse(br#"{"kind":"Status","status":"Failure","message":"x","reason":"Invalid","details":{"name":"cm","kind":"ConfigMap","causes":[{"field":"data","message":"Required value"},{"field":"data","message":"Required value"}]},"code":422}"#).unwrap();
+        assert_eq!(
+            one.to_string(),
+            "The ConfigMap \"cm\" is invalid: data: Required value"
+        );
+        let bare = Status::parse(br#"{"kind":"Status","status":"Failure","message":"bad","reason":"Invalid","code":422}"#).unwrap();
+        assert_eq!(bare.to_string(), "The request is invalid: bad");
     }
 
     #[test]

@@ -97,6 +97,13 @@ impl TablePrinter {
     /// printed for the same columns; a table without column definitions (a watch event
     /// after the first) reuses the last ones. Call [`TablePrinter::flush`] to write.
     pub fn print(&mut self, table: &Table) {
+        self.print_events(table, &[]);
+    }
+
+    /// Like [`TablePrinter::print`], with kubectl's `--output-watch-events` EVENT column
+    /// first: `events[i]` (`ADDED`, `MODIFIED`, ...) is row `i`'s event. No events: no
+    /// column.
+    pub fn print_events(&mut self, table: &Table, events: &[&str]) {
         // kubectl's HumanReadablePrinter.PrintObj, step by step.
         let mut no_headers = self.options.no_headers;
         if self.printed_headers
@@ -112,7 +119,13 @@ impl TablePrinter {
         if !table.rows.is_empty() {
             self.printed_headers = true;
         }
-        let text = render(&self.last_columns, &table.rows, &self.options, no_headers);
+        let text = render(
+            &self.last_columns,
+            &table.rows,
+            events,
+            &self.options,
+            no_headers,
+        );
         self.writer.write_str(&text);
     }
 
@@ -132,6 +145,7 @@ impl TablePrinter {
 fn render(
     columns: &[TableColumn],
     rows: &[TableRow],
+    events: &[&str],
     options: &PrintOptions,
     no_headers: bool,
 ) -> String {
@@ -146,6 +160,10 @@ fn render(
     // first row that arrives.
     if !no_headers && !rows.is_empty() {
         let mut headers: Vec<String> = Vec::new();
+        // kubectl adds EVENT at the beginning after decorating, so before NAMESPACE.
+        if !events.is_empty() {
+            headers.push("EVENT".into());
+        }
         if options.with_namespace {
             headers.push("NAMESPACE".into());
         }
@@ -161,8 +179,13 @@ fn render(
         out.push_str(&headers.join("\t"));
         out.push('\n');
     }
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
         let mut cells: Vec<String> = Vec::new();
+        if !events.is_empty() {
+            cells.push(format_event_type(
+                events.get(i).copied().unwrap_or_default(),
+            ));
+        }
         if options.with_namespace {
             cells.push(
                 row.object
@@ -199,6 +222,17 @@ fn render(
         out.push('\n');
     }
     out
+}
+
+/// kubectl's `formatEventType`: the known types padded to the width of `MODIFIED`.
+fn format_event_type(event: &str) -> String {
+    match event {
+        "ADDED" => "ADDED   ".into(),
+        "MODIFIED" => "MODIFIED".into(),
+        "DELETED" => "DELETED ".into(),
+        "ERROR" => "ERROR   ".into(),
+        other => other.into(),
+    }
 }
 
 /// A cell as kubectl prints it: nothing for null, strings cut at the first line break
@@ -240,6 +274,15 @@ fn format_labels(labels: &std::collections::BTreeMap<String, String>) -> String 
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Aligns tab-separated `text` the way kubectl's `printers.GetNewTabWriter` does (for
+/// the tables kubectl prints itself, such as `api-resources`).
+pub fn align(text: &str) -> String {
+    let mut writer = TabWriter::kubectl();
+    writer.write_str(text);
+    writer.flush();
+    String::from_utf8_lossy(&writer.take_output()).into_owned()
 }
 
 /// A port of Go's `text/tabwriter` as vendored by kubectl (`github.com/liggitt/tabwriter`)

@@ -1,9 +1,10 @@
 //! Test helpers: the recorded API server responses in `tests/fixtures`, and a fake
 //! transport that replays them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::client::{ClientError, MemoryBody, Response, Transport};
 use crate::commands::{self, Context};
@@ -43,6 +44,7 @@ pub(crate) fn fixture_body(text: &str) -> &[u8] {
     fixture(text).body
 }
 
+#[derive(Clone)]
 struct Route {
     status: u16,
     headers: Vec<(String, String)>,
@@ -50,13 +52,77 @@ struct Route {
     error: Option<ClientError>,
 }
 
-/// A transport that answers exact `path_and_query`s with canned responses and records
-/// every request it gets.
+/// What a path answers: queued responses (or transport failures) taken in order; the
+/// last one repeats.
 #[derive(Default)]
+struct Script {
+    queue: VecDeque<Result<Route, ClientError>>,
+    /// The queue holds a default (discovery) answer that the first scripted one replaces.
+    default: bool,
+}
+
+/// A transport that answers exact `path_and_query`s with canned responses, in order, and
+/// records every request it gets.
+///
+/// `/api` and `/apis` answer with the recorded aggregated discovery of the fixture
+/// server unless a test scripts them. Discovery requests (`/api`, `/apis`, `/api/V`,
+/// `/apis/G/V`) are recorded in `discovery`, not in `requests`, so that tests of a
+/// command see the command's own requests.
 pub(crate) struct FakeTransport {
-    routes: HashMap<String, Route>,
+    routes: HashMap<String, Script>,
     failure: Option<ClientError>,
     pub requests: Vec<Request>,
+    pub discovery: Vec<Request>,
+    /// Every wait the code asked for, in order.
+    pub sleeps: Vec<Duration>,
+}
+
+impl Default for FakeTransport {
+    fn default() -> Self {
+        let mut t = FakeTransport {
+            routes: HashMap::new(),
+            failure: None,
+            requests: Vec::new(),
+            discovery: Vec::new(),
+            sleeps: Vec::new(),
+        };
+        for (path, text) in [
+            (
+                "/api",
+                include_str!("../../tests/fixtures/discovery-aggregated-api.http"),
+            ),
+            (
+                "/apis",
+                include_str!("../../tests/fixtures/discovery-aggregated-apis.http"),
+            ),
+        ] {
+            let f = fixture(text);
+            let route = Route {
+                status: f.status,
+                headers: f.headers,
+                chunks: vec![f.body.to_vec()],
+                error: None,
+            };
+            t.routes.insert(
+                path.to_string(),
+                Script {
+                    queue: VecDeque::from([Ok(route)]),
+                    default: true,
+                },
+            );
+        }
+        t
+    }
+}
+
+/// Whether `path_and_query` is a discovery document (not a resource request).
+pub(crate) fn is_discovery_path(path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    matches!(
+        segments.as_slice(),
+        ["api"] | ["apis"] | ["api", _] | ["apis", _, _]
+    )
 }
 
 fn json_headers() -> Vec<(String, String)> {
@@ -72,9 +138,18 @@ impl FakeTransport {
         Self::default()
     }
 
-    fn route(mut self, path: &str, route: Route) -> Self {
-        self.routes.insert(path.to_string(), route);
+    fn push(mut self, path: &str, answer: Result<Route, ClientError>) -> Self {
+        let script = self.routes.entry(path.to_string()).or_default();
+        if script.default {
+            script.queue.clear();
+            script.default = false;
+        }
+        script.queue.push_back(answer);
         self
+    }
+
+    fn route(self, path: &str, route: Route) -> Self {
+        self.push(path, Ok(route))
     }
 
     /// Answers `path` with a recorded fixture.
@@ -93,6 +168,27 @@ impl FakeTransport {
 
     pub fn json(self, path: &str, status: u16, body: &str) -> Self {
         self.chunks(path, status, vec![body.as_bytes().to_vec()])
+    }
+
+    /// A JSON response with extra headers (e.g. `retry-after`).
+    pub fn json_with_headers(
+        self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Self {
+        let mut all = json_headers();
+        all.extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self.route(
+            path,
+            Route {
+                status,
+                headers: all,
+                chunks: vec![body.as_bytes().to_vec()],
+                error: None,
+            },
+        )
     }
 
     pub fn text(self, path: &str, status: u16, body: &str) -> Self {
@@ -116,6 +212,19 @@ impl FakeTransport {
                 headers: json_headers(),
                 chunks,
                 error: None,
+            },
+        )
+    }
+
+    /// A 200 JSON body that breaks with `error` after `chunks` (a dropped connection).
+    pub fn failing_chunks(self, path: &str, chunks: Vec<Vec<u8>>, error: ClientError) -> Self {
+        self.route(
+            path,
+            Route {
+                status: 200,
+                headers: json_headers(),
+                chunks,
+                error: Some(error),
             },
         )
     }
@@ -146,25 +255,43 @@ impl FakeTransport {
         )
     }
 
-    /// Every request fails with `error`.
+    /// The request to `path` fails with `error` (no response at all).
+    pub fn fail(self, path: &str, error: ClientError) -> Self {
+        self.push(path, Err(error))
+    }
+
+    /// Every request but discovery fails with `error` (the host's default policy
+    /// allows discovery).
     pub fn failing(mut self, error: ClientError) -> Self {
         self.failure = Some(error);
         self
     }
 
-    /// Every request is denied by the host's policy with `reason`.
+    /// Every request but discovery is denied by the host's policy with `reason`.
     pub fn deny(self, reason: &str) -> Self {
         self.failing(ClientError::Denied(reason.to_string()))
+    }
+
+    /// The paths of the (non-discovery) requests, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.requests
+            .iter()
+            .map(|r| r.path_and_query.as_str())
+            .collect()
     }
 }
 
 impl Transport for FakeTransport {
     fn send(&mut self, request: &Request) -> Result<Response, ClientError> {
-        self.requests.push(request.clone());
-        if let Some(error) = &self.failure {
-            return Err(error.clone());
+        if is_discovery_path(&request.path_and_query) {
+            self.discovery.push(request.clone());
+        } else {
+            self.requests.push(request.clone());
+            if let Some(error) = &self.failure {
+                return Err(error.clone());
+            }
         }
-        let Some(route) = self.routes.get(&request.path_and_query) else {
+        let Some(script) = self.routes.get_mut(&request.path_and_query) else {
             let body = format!(
                 r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"fake transport has no route for {}","reason":"NotFound","code":404}}"#,
                 request.path_and_query
@@ -175,15 +302,29 @@ impl Transport for FakeTransport {
                 body: Box::new(MemoryBody::new([body.into_bytes()])),
             });
         };
-        let mut body = MemoryBody::new(route.chunks.clone());
-        if let Some(error) = &route.error {
-            body = body.failing_with(error.clone());
+        let answer = if script.queue.len() > 1 {
+            script.queue.pop_front()
+        } else {
+            script.queue.front().cloned()
+        };
+        let route = match answer {
+            Some(Ok(route)) => route,
+            Some(Err(error)) => return Err(error),
+            None => return Err(ClientError::Internal(Some("empty script".into()))),
+        };
+        let mut body = MemoryBody::new(route.chunks);
+        if let Some(error) = route.error {
+            body = body.failing_with(error);
         }
         Ok(Response {
             status: route.status,
-            headers: route.headers.clone(),
+            headers: route.headers,
             body: Box::new(body),
         })
+    }
+
+    fn backoff(&mut self, delay: Duration) {
+        self.sleeps.push(delay);
     }
 }
 
@@ -222,14 +363,42 @@ pub(crate) fn test_context() -> Context {
     }
 }
 
+/// `-f` files held in memory (`-` is stdin).
+pub(crate) struct MemoryFiles(pub HashMap<String, String>);
+
+impl commands::Files for MemoryFiles {
+    fn read(&mut self, path: &str) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file or directory"))
+    }
+}
+
 /// Runs the script with `args` against `transport`.
 pub(crate) fn run_full(args: &[&str], transport: &mut FakeTransport) -> Run {
+    run_files(args, transport, &[])
+}
+
+/// Runs the script with `args` against `transport`, with `files` readable by `-f`.
+pub(crate) fn run_files(
+    args: &[&str],
+    transport: &mut FakeTransport,
+    files: &[(&str, &str)],
+) -> Run {
     let mut out = Recorder::default();
     let mut err = Recorder::default();
-    let code = commands::run(
+    let mut files = MemoryFiles(
+        files
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect(),
+    );
+    let code = commands::run_with_files(
         args.iter().map(OsString::from),
         &test_context(),
         transport,
+        &mut files,
         &mut out,
         &mut err,
     );

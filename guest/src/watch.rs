@@ -32,6 +32,19 @@ pub enum EventType {
     Error,
 }
 
+impl EventType {
+    /// The type as the server spells it (`ADDED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+            EventType::Bookmark => "BOOKMARK",
+            EventType::Error => "ERROR",
+        }
+    }
+}
+
 /// One watch event. The object stays undecoded until the caller knows what it wants
 /// (a `Table` row, a whole object, a `Status`).
 #[derive(Debug, Clone, Deserialize)]

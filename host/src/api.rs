@@ -265,6 +265,7 @@ impl api::Host for KubeCtxView<'_> {
                 })
                 .collect();
             let status = parts.status.as_u16();
+            record.http_version = Some(format!("{:?}", parts.version));
             match discovery.filter(|_| status == 200) {
                 // Discovery bodies are small: read it whole, keep a copy, hand it on.
                 Some(cache) => {

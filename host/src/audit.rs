@@ -88,6 +88,9 @@ pub struct AuditRecord {
     /// The HTTP status, when the server answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The HTTP version the server answered with (`HTTP/2.0`, `HTTP/1.1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
     /// Response body bytes the guest received.
     pub bytes: u64,
     /// Milliseconds from the request until its body was finished or dropped.

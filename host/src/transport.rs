@@ -1,11 +1,15 @@
 //! The host's connection to the API server.
 //!
-//! kube-client's `Client` does the HTTP work: TLS verified against the cluster CA (rustls),
-//! the credential added to each request (bearer token, token file re-read on rotation,
-//! client certificate, exec plugin), keep-alive. It never follows redirects, so the
-//! credential cannot be sent to another host. This module turns its failures into the
-//! WIT `error-code` with messages a person can act on: an unknown CA says which server
-//! and which CA, not a rustls enum.
+//! kube-client provides the pieces: the rustls configuration (TLS verified against the
+//! cluster CA, client certificates), the layer that adds the credential to each request
+//! (bearer token, token file re-read on rotation, exec plugin), the base-URI layer. This
+//! module assembles them over hyper's pooled client with HTTP/2 offered by ALPN: kube's own
+//! `Client` speaks only HTTP/1.1 (kube#1923), while client-go uses h2, which lets many
+//! watches and log streams share one connection. Nothing here follows redirects, so the
+//! credential cannot be sent to another host.
+//!
+//! Failures become the WIT `error-code` with messages a person can act on: an unknown CA
+//! says which server and which CA, not a rustls enum.
 
 use std::error::Error as StdError;
 
@@ -54,7 +58,7 @@ pub struct Transport {
 impl Transport {
     /// Builds the client for `credentials`. No connection is made yet.
     pub fn new(credentials: &Credentials) -> anyhow::Result<Self> {
-        let client = kube::Client::try_from(credentials.config.clone()).map_err(|e| {
+        let client = build_client(&credentials.config).map_err(|e| {
             anyhow::anyhow!(
                 "failed to set up the connection to {}: {}",
                 credentials.identity.server,
@@ -151,6 +155,37 @@ impl Transport {
         };
         format!("TLS handshake with {server} failed: {what}. No credential was sent.")
     }
+}
+
+/// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
+/// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1).
+fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use kube::client::ConfigExt;
+    use tower::ServiceExt as _;
+
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(config.connect_timeout);
+    let tls = config.rustls_client_config()?;
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    if let Some(name) = &config.tls_server_name {
+        let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+            kube::Error::Service(format!("invalid tls-server-name {name:?}: {e}").into())
+        })?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let https = https.enable_http1().enable_http2().wrap_connector(http);
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, kube::client::Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }));
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
 }
 
 /// The first error of type `T` in `err`'s source chain, also looking inside the

@@ -36,7 +36,9 @@ fn every_manifest_is_a_named_object_with_a_known_api_version() {
     let namespaced = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Job"];
     let cluster_scoped = ["Namespace", "ClusterRoleBinding", "ClusterRole"];
     for (file, doc) in documents() {
-        let kind = doc["kind"].as_str().unwrap_or_else(|| panic!("{file}: no kind"));
+        let kind = doc["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: no kind"));
         let api_version = doc["apiVersion"].as_str().unwrap_or_default();
         let expected = match kind {
             "Namespace" | "ServiceAccount" | "ConfigMap" => "v1",
@@ -47,7 +49,10 @@ fn every_manifest_is_a_named_object_with_a_known_api_version() {
             other => panic!("{file}: unexpected kind {other}"),
         };
         assert_eq!(api_version, expected, "{file}: {kind}");
-        assert!(doc["metadata"]["name"].is_string(), "{file}: {kind} has no name");
+        assert!(
+            doc["metadata"]["name"].is_string(),
+            "{file}: {kind} has no name"
+        );
         let has_namespace = doc["metadata"]["namespace"].is_string();
         if namespaced.contains(&kind) {
             assert!(has_namespace, "{file}: {kind} needs a namespace");

@@ -6,5 +6,6 @@ mod guest_lifecycle;
 mod harness;
 mod operator;
 mod output;
+mod polyglot;
 mod sandbox;
 mod streams;

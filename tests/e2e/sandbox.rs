@@ -319,6 +319,8 @@ fn audit_log_has_one_json_line_per_request_with_the_decision() {
         .unwrap_or_else(|| panic!("no pods list in {text}"));
     assert_eq!(list["decision"], "allow");
     assert_eq!(list["namespace"], "demo");
+    // The server offers h2 by ALPN, and the host takes it (kube's own client would not).
+    assert_eq!(list["http_version"], "HTTP/2.0");
     assert_eq!(list["status"], 200);
     assert!(list["bytes"].as_u64().unwrap() > 0);
     let denied = lines

@@ -5,20 +5,20 @@ use std::io::Write;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Context, fetch, finish, send};
+use super::{Context, Types, fetch, finish};
 use crate::cli::GetArgs;
 use crate::client::Transport;
 use crate::error::Error;
 use crate::meta::{MetadataList, PartialObject};
 use crate::output::{self, OutputFormat};
-use crate::request::{self, Format, ListParams, Method, ResourceUrl, WatchParams};
-use crate::resource::{ResourceResolver, ResourceType};
-use crate::status::{RequestContext, Status};
-use crate::table::{PrintOptions, Table, TablePrinter};
-use crate::watch::{EventType, WatchEvent, WatchParser, WatchState};
+use crate::request::{Format, ListParams, Method, ResourceUrl};
+use crate::resource::ResourceType;
+use crate::status::RequestContext;
+use crate::table::{PrintOptions, Table, TableColumn, TablePrinter};
+use crate::watch::EventType;
+use crate::watcher::{Item, WatchSink, Watcher};
 
-/// kubectl's default `--chunk-size`: lists are read in pages of this many objects.
-const CHUNK_SIZE: u32 = 500;
+use crate::watcher::CHUNK_SIZE;
 
 /// One resource type and the names asked for (none: the whole collection).
 #[derive(Debug, Clone)]
@@ -37,6 +37,10 @@ struct Plan {
     field_selector: Option<String>,
     output: OutputFormat,
     watch: bool,
+    /// `--watch-only`: do not print the list.
+    watch_only: bool,
+    /// `--output-watch-events`: print each change's event type.
+    output_watch_events: bool,
     no_headers: bool,
     show_labels: bool,
     /// One object named: print it, not a `List` (kubectl's `singleItemImplied`).
@@ -49,7 +53,7 @@ impl Plan {
     fn new(
         args: &GetArgs,
         context: &Context,
-        resolver: &dyn ResourceResolver,
+        resolve: &mut dyn FnMut(&str) -> Result<ResourceType, Error>,
     ) -> Result<Plan, Error> {
         let Some(first) = args.args.first() else {
             return Err(Error::Invalid(
@@ -71,7 +75,7 @@ impl Plan {
                                 .into(),
                         )
                     })?;
-                let resource = resolver.resolve(kind)?;
+                let resource = resolve(kind)?;
                 match targets.last_mut() {
                     Some(last) if last.resource == resource => last.names.push(name.into()),
                     _ => targets.push(Target {
@@ -90,7 +94,7 @@ impl Plan {
             }
             for kind in first.split(',') {
                 targets.push(Target {
-                    resource: resolver.resolve(kind)?,
+                    resource: resolve(kind)?,
                     names: names.clone(),
                 });
             }
@@ -113,7 +117,7 @@ impl Plan {
             .collect();
         kinds.dedup();
         let several_kinds = kinds.len() > 1;
-        if args.watch {
+        if args.watch || args.watch_only {
             if several_kinds {
                 return Err(Error::Invalid(
                     "you may only specify a single resource type".into(),
@@ -142,7 +146,9 @@ impl Plan {
             label_selector: args.label_selector.clone(),
             field_selector: args.field_selector.clone(),
             output: args.output,
-            watch: args.watch,
+            watch: args.watch || args.watch_only,
+            watch_only: args.watch_only,
+            output_watch_events: args.output_watch_events,
             no_headers: args.no_headers,
             show_labels: args.show_labels,
             single_item,
@@ -188,11 +194,13 @@ pub(super) fn run(
     args: &GetArgs,
     context: &Context,
     transport: &mut dyn Transport,
-    resolver: &dyn ResourceResolver,
+    types: &mut Types<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let plan = Plan::new(args, context, resolver)?;
+    let plan = Plan::new(args, context, &mut |name| {
+        types.resolve(transport, err, name)
+    })?;
     if plan.watch {
         return watch(&plan, transport, out);
     }
@@ -444,227 +452,105 @@ fn print_names(
     finish(errors)
 }
 
-/// `get -w`: list (and print), then print each change from the list's resourceVersion.
+/// `get -w`: list (and print), then print each change as it happens, resuming when the
+/// watch ends (see [`Watcher`]).
 fn watch(plan: &Plan, transport: &mut dyn Transport, out: &mut dyn Write) -> Result<(), Error> {
     let Some(target) = plan.targets.first() else {
         return Ok(());
     };
-    let mut params = plan.list_params();
-    let name = target.names.first().map(String::as_str);
-    if let Some(name) = name {
-        // One object is watched as a collection filtered to its name, as kubectl does;
-        // listing it the same way yields a resourceVersion inside the watch window.
-        request::validate_name(name)?;
-        params.field_selector = Some(format!("metadata.name={name}"));
-    }
-    let watch = Watch {
+    let format = match plan.output {
+        OutputFormat::Table | OutputFormat::Wide => Format::Table,
+        OutputFormat::Name => Format::Metadata,
+        OutputFormat::Json | OutputFormat::Yaml => Format::Json,
+    };
+    let mut watcher = Watcher::new(
+        plan.url(&target.resource)?,
+        plan.list_params(),
+        format,
+        target.resource.group_resource(),
+        target.names.first().cloned(),
+    )?;
+    let mut sink = GetSink {
         plan,
         resource: &target.resource,
-        params,
-        name,
+        printer: TablePrinter::new(plan.print_options(&target.resource)),
+        printed: 0,
+        out,
     };
-    let state = if plan.output.is_table() {
-        watch.tables(transport, out)?
-    } else {
-        watch.objects(transport, out)?
-    };
-    server_closed_watch(state)
+    watcher.run(transport, &mut sink, plan.watch_only)
 }
 
-/// One `get -w`: what to list and watch.
-struct Watch<'a> {
+/// Prints what a `get -w` watch reports, in the `-o` format.
+struct GetSink<'a> {
     plan: &'a Plan,
     resource: &'a ResourceType,
-    /// Selectors, with the name's field selector for a single object.
-    params: ListParams,
-    /// The object named, if one was.
-    name: Option<&'a str>,
+    printer: TablePrinter,
+    /// Documents printed so far, for YAML's `---` separators.
+    printed: usize,
+    out: &'a mut dyn Write,
 }
 
-impl Watch<'_> {
-    /// A named object that the list did not return does not exist.
-    fn check_found(&self, found: usize) -> Result<(), Error> {
-        match (self.name, found) {
-            (Some(name), 0) => Err(Error::from(Status::not_found(
-                &self.resource.group_resource(),
-                name,
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Tables: the list's rows, then one row per event under the same header.
-    fn tables(
-        &self,
-        transport: &mut dyn Transport,
-        out: &mut dyn Write,
-    ) -> Result<WatchState, Error> {
-        let mut printer = TablePrinter::new(self.plan.print_options(self.resource));
-        let mut rows = 0;
-        let mut start = String::new();
-        for_each_page(
-            transport,
-            self.plan,
-            self.resource,
-            &self.params,
-            Format::Table,
-            &mut |page: Table| {
-                if start.is_empty() {
-                    start = page.metadata.resource_version.clone();
-                }
-                rows += page.rows.len();
-                printer.print(&page);
-                Ok(())
-            },
-        )?;
-        self.check_found(rows)?;
-        printer.flush(out)?;
-        out.flush()?;
-        watch_once(
-            transport,
-            self.plan,
-            self.resource,
-            &self.params,
-            Format::Table,
-            start,
-            &mut |event| {
-                let table: Table = event.decode()?;
-                printer.print(&table);
-                printer.flush(out)?;
-                out.flush()?;
-                Ok(())
-            },
-        )
-    }
-
-    /// JSON, YAML or names: each listed object, then each event's object.
-    fn objects(
-        &self,
-        transport: &mut dyn Transport,
-        out: &mut dyn Write,
-    ) -> Result<WatchState, Error> {
-        let output = self.plan.output;
-        let format = if output == OutputFormat::Name {
-            Format::Metadata
+impl WatchSink for GetSink<'_> {
+    fn emit(
+        &mut self,
+        columns: &[TableColumn],
+        changes: &[(EventType, &Item)],
+        _initial: bool,
+    ) -> Result<(), Error> {
+        let events: Vec<&str> = if self.plan.output_watch_events {
+            changes.iter().map(|(e, _)| e.as_str()).collect()
         } else {
-            Format::Json
+            Vec::new()
         };
-        let mut items = Vec::new();
-        let mut start = String::new();
-        for_each_page(
-            transport,
-            self.plan,
-            self.resource,
-            &self.params,
-            format,
-            &mut |page: Value| {
-                if start.is_empty() {
-                    start = page
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
+        if self.plan.output.is_table() {
+            let table = Table {
+                column_definitions: columns.to_vec(),
+                rows: changes
+                    .iter()
+                    .filter_map(|(_, item)| match item {
+                        Item::Row(row) => Some(row.clone()),
+                        Item::Object(_) => None,
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            self.printer.print_events(&table, &events);
+            self.printer.flush(self.out)?;
+        } else {
+            for (event, item) in changes {
+                let Item::Object(object) = item else { continue };
+                match self.plan.output {
+                    OutputFormat::Name => {
+                        let name = object
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        self.out
+                            .write_all(output::name_line(self.resource, name).as_bytes())?;
+                    }
+                    OutputFormat::Json if self.plan.output_watch_events => {
+                        let text = output::watch_event_to_json(event.as_str(), object);
+                        self.out.write_all(text.as_bytes())?;
+                    }
+                    OutputFormat::Yaml if self.plan.output_watch_events => {
+                        let document = output::watch_event_object(event.as_str(), object.clone());
+                        write_document(&document, OutputFormat::Yaml, self.printed, self.out)?;
+                    }
+                    format => write_document(object, format, self.printed, self.out)?,
                 }
-                items.extend(output::list_items(page));
-                Ok(())
-            },
-        )?;
-        self.check_found(items.len())?;
-        let mut printed = 0;
-        let mut print = |object: Value, out: &mut dyn Write| -> Result<(), Error> {
-            if output == OutputFormat::Name {
-                let name = object
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                out.write_all(output::name_line(self.resource, name).as_bytes())?;
-            } else {
-                write_document(&object, output, printed, out)?;
-            }
-            printed += 1;
-            out.flush()?;
-            Ok(())
-        };
-        for item in items {
-            print(item, out)?;
-        }
-        watch_once(
-            transport,
-            self.plan,
-            self.resource,
-            &self.params,
-            format,
-            start,
-            &mut |event| print(event.decode()?, out),
-        )
-    }
-}
-
-/// Watches from `resource_version` until the server ends the stream, handing every
-/// ADDED, MODIFIED and DELETED event to `on_event` as it arrives. Returns where the
-/// watch got to; an ERROR event (e.g. `410 Expired`) ends it with the server's error.
-fn watch_once(
-    transport: &mut dyn Transport,
-    plan: &Plan,
-    resource: &ResourceType,
-    params: &ListParams,
-    format: Format,
-    resource_version: String,
-    on_event: &mut dyn FnMut(&WatchEvent) -> Result<(), Error>,
-) -> Result<WatchState, Error> {
-    let mut state = WatchState::new(resource_version);
-    let watch_params = WatchParams {
-        label_selector: params.label_selector.clone(),
-        field_selector: params.field_selector.clone(),
-        resource_version: Some(state.resource_version.clone()).filter(|rv| !rv.is_empty()),
-        allow_bookmarks: true,
-        timeout_seconds: None,
-    };
-    let request = plan.url(resource)?.watch(&watch_params, format);
-    let group_resource = resource.group_resource();
-    let context = RequestContext {
-        method: Method::Get,
-        resource: Some(&group_resource),
-        name: None,
-    };
-    let mut response = send(transport, &request, &context)?;
-    let mut parser = WatchParser::new();
-    let mut handle = |event: WatchEvent, state: &mut WatchState| -> Result<(), Error> {
-        match event.event_type {
-            EventType::Error => Err(Error::from(event.status())),
-            // Bookmarks only move the resourceVersion forward; nothing to print.
-            EventType::Bookmark => {
-                state.observe(&event);
-                Ok(())
-            }
-            EventType::Added | EventType::Modified | EventType::Deleted => {
-                state.observe(&event);
-                on_event(&event)
+                self.printed += 1;
             }
         }
-    };
-    while let Some(chunk) = response.body.next_chunk()? {
-        for event in parser.feed(&chunk)? {
-            handle(event, &mut state)?;
-        }
+        self.out.flush()?;
+        Ok(())
     }
-    if let Some(event) = parser.finish()? {
-        handle(event, &mut state)?;
-    }
-    Ok(state)
-}
-
-/// The server ended the watch (its timeout, a restart, a dropped proxy). Resuming from
-/// `resumable_from.resource_version`, and relisting after `410 Expired`, is the
-/// watch-resumption issue's job; until then the command ends successfully, as the slice
-/// specifies.
-fn server_closed_watch(resumable_from: WatchState) -> Result<(), Error> {
-    drop(resumable_from);
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::client::ClientError;
     use crate::testutil::{FakeTransport, fixture, run_full, run_with};
 
     const PODS_TABLE: &str = include_str!("../../../tests/fixtures/pods-demo-table.http");
@@ -964,12 +850,46 @@ mod tests {
         ) + "\n"
     }
 
+    const WATCH_PATH: &str =
+        "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&resourceVersion=";
+    const FORBIDDEN: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden: User \"reader\" cannot watch resource \"pods\" in API group \"\" in the namespace \"demo\"","reason":"Forbidden","details":{"kind":"pods"},"code":403}"#;
+    const FORBIDDEN_LINE: &str = "Error from server (Forbidden): pods is forbidden: User \"reader\" cannot watch resource \"pods\" in API group \"\" in the namespace \"demo\"\n";
+
+    fn watch_path(rv: &str) -> String {
+        format!("{WATCH_PATH}{rv}&watch=true")
+    }
+
+    /// A Name-only table listing `rows` (name, resourceVersion) at `rv`.
+    fn name_table(rv: &str, rows: &[(&str, &str)]) -> String {
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|(name, rv)| format!(r#"{{"cells":["{name}"],"object":{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{{"name":"{name}","namespace":"demo","resourceVersion":"{rv}"}}}}}}"#))
+            .collect();
+        format!(
+            r#"{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{rv}"}},"columnDefinitions":[{{"name":"Name","type":"string","format":"name","description":"","priority":0}}],"rows":[{}]}}"#,
+            rows.join(",")
+        )
+    }
+
+    /// A watch event carrying a one-row Name table (no column definitions).
+    fn name_event(kind: &str, name: &str, rv: &str) -> String {
+        format!(
+            r#"{{"type":"{kind}","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{rv}"}},"columnDefinitions":null,"rows":[{{"cells":["{name}"],"object":{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{{"name":"{name}","namespace":"demo","resourceVersion":"{rv}"}}}}}}]}}}}"#
+        ) + "\n"
+    }
+
+    fn bookmark(rv: &str) -> String {
+        format!(
+            r#"{{"type":"BOOKMARK","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{rv}"}},"columnDefinitions":null,"rows":[]}}}}"#
+        ) + "\n"
+    }
+
     #[test]
     fn get_watch_prints_the_list_then_each_event_as_it_arrives() {
         let body = [
             table_event("ADDED", "watch-demo", "8394", true),
             table_event("MODIFIED", "watch-demo", "8396", false),
-            r#"{"type":"BOOKMARK","object":{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"8399"},"columnDefinitions":null,"rows":[]}}"#.to_string() + "\n",
+            bookmark("8399"),
             table_event("DELETED", "watch-demo", "8399", false),
         ]
         .concat();
@@ -978,12 +898,13 @@ mod tests {
         let mut t = FakeTransport::new()
             .fixture("/api/v1/namespaces/demo/pods?limit=500", PODS_TABLE)
             .chunks(
-                "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&resourceVersion=8384&watch=true",
+                &watch_path("8384"),
                 200,
                 vec![a.as_bytes().to_vec(), b.as_bytes().to_vec()],
-            );
+            )
+            .json(&watch_path("8399"), 403, FORBIDDEN);
         let run = run_full(&["get", "pods", "-n", "demo", "-w"], &mut t);
-        assert_eq!((run.code, run.err.as_str()), (0, ""));
+        assert_eq!((run.code, run.err.as_str()), (1, FORBIDDEN_LINE));
         let lines: Vec<&str> = run.out.lines().collect();
         assert_eq!(lines.len(), 54);
         assert_eq!(lines[0], "NAME         READY   STATUS    RESTARTS   AGE");
@@ -996,18 +917,260 @@ mod tests {
     }
 
     #[test]
+    fn watch_resumes_from_last_bookmark_after_server_close() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[("a", "90")]),
+            )
+            .chunks(
+                &watch_path("100"),
+                200,
+                vec![(name_event("ADDED", "b", "101") + &bookmark("150")).into_bytes()],
+            )
+            .chunks(
+                &watch_path("150"),
+                200,
+                vec![name_event("MODIFIED", "b", "160").into_bytes()],
+            )
+            .json(&watch_path("160"), 403, FORBIDDEN);
+        let (code, out, err) = run_with(&["get", "pods", "-n", "demo", "-w"], &mut t);
+        assert_eq!((code, err.as_str()), (1, FORBIDDEN_LINE));
+        assert_eq!(out, "NAME\na\nb\nb\n");
+        assert_eq!(
+            t.paths(),
+            [
+                "/api/v1/namespaces/demo/pods?limit=500",
+                &watch_path("100"),
+                &watch_path("150"),
+                &watch_path("160"),
+            ]
+        );
+        assert!(t.sleeps.is_empty(), "a normal end resumes at once");
+    }
+
+    #[test]
+    fn watch_resumes_after_connection_drop_without_duplicates() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[]),
+            )
+            .failing_chunks(
+                &watch_path("100"),
+                vec![
+                    name_event("ADDED", "a", "101").into_bytes(),
+                    // Half an event, then the connection drops.
+                    br#"{"type":"MODIFIED","object":{"kind":"Ta"#.to_vec(),
+                ],
+                ClientError::Body("connection reset by peer".into()),
+            )
+            .fail(
+                &watch_path("101"),
+                ClientError::Connect("dial tcp 127.0.0.1:6443: connect: connection refused".into()),
+            )
+            .chunks(
+                &watch_path("101"),
+                200,
+                vec![name_event("MODIFIED", "a", "102").into_bytes()],
+            )
+            .json(&watch_path("102"), 403, FORBIDDEN);
+        let (code, out, err) = run_with(
+            &["get", "pods", "-n", "demo", "-w", "--output-watch-events"],
+            &mut t,
+        );
+        assert_eq!((code, err.as_str()), (1, FORBIDDEN_LINE));
+        assert_eq!(out, "EVENT      NAME\nADDED      a\nMODIFIED   a\n");
+        assert_eq!(
+            t.sleeps,
+            [Duration::from_millis(200), Duration::from_millis(400)]
+        );
+    }
+
+    #[test]
+    fn watch_relists_on_410_without_duplicates() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[("a", "10"), ("b", "20"), ("c", "30")]),
+            )
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("500", &[("a", "10"), ("b", "450"), ("d", "460")]),
+            )
+            .fixture(
+                &watch_path("100"),
+                include_str!("../../../tests/fixtures/watch-too-old-resourceversion.http"),
+            )
+            .chunks(
+                &watch_path("500"),
+                200,
+                vec![name_event("DELETED", "d", "501").into_bytes()],
+            )
+            .json(&watch_path("501"), 403, FORBIDDEN);
+        let (code, out, err) = run_with(
+            &["get", "pods", "-n", "demo", "-w", "--output-watch-events"],
+            &mut t,
+        );
+        assert_eq!((code, err.as_str()), (1, FORBIDDEN_LINE));
+        // a is unchanged: not printed again; c disappeared: a synthesized DELETED.
+        assert_eq!(
+            out,
+            "EVENT      NAME\nADDED      a\nADDED      b\nADDED      c\nMODIFIED   b\nADDED      d\nDELETED    c\nDELETED    d\n"
+        );
+    }
+
+    #[test]
+    fn watch_relists_on_http_410() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[("a", "10")]),
+            )
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("300", &[("a", "10")]),
+            )
+            .fixture(
+                &watch_path("100"),
+                include_str!(
+                    "../../../tests/fixtures/error-410-list-resourceversion-exact-compacted.http"
+                ),
+            )
+            .json(&watch_path("300"), 403, FORBIDDEN);
+        let (code, out, err) = run_with(&["get", "pods", "-n", "demo", "-w"], &mut t);
+        assert_eq!((code, err.as_str()), (1, FORBIDDEN_LINE));
+        assert_eq!(out, "NAME\na\n");
+        assert_eq!(t.requests.len(), 4);
+    }
+
+    #[test]
+    fn watch_gives_up_after_ten_failures_without_progress() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[]),
+            )
+            .fail(
+                &watch_path("100"),
+                ClientError::Connect("dial tcp 127.0.0.1:6443: connect: connection refused".into()),
+            );
+        let (code, _, err) = run_with(&["get", "pods", "-n", "demo", "-w"], &mut t);
+        assert_eq!(code, 1);
+        assert_eq!(
+            err,
+            "error: giving up on the watch of pods after 10 attempts in a row without progress: Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused\n"
+        );
+        assert_eq!(t.requests.len(), 11);
+        let millis: Vec<u128> = t.sleeps.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000]);
+    }
+
+    #[test]
+    fn watch_stops_at_once_when_the_host_denies_it() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[]),
+            )
+            .fail(
+                &watch_path("100"),
+                ClientError::Denied("watch pods in demo is not allowed by the policy".into()),
+            );
+        let (code, _, err) = run_with(&["get", "pods", "-n", "demo", "-w"], &mut t);
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                1,
+                "error: watch pods in demo is not allowed by the policy\n"
+            )
+        );
+        assert!(t.sleeps.is_empty());
+    }
+
+    #[test]
+    fn watch_only_skips_the_list() {
+        let mut t = FakeTransport::new()
+            .json(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                &name_table("100", &[("a", "10")]),
+            )
+            .chunks(
+                &watch_path("100"),
+                200,
+                vec![name_event("MODIFIED", "a", "101").into_bytes()],
+            )
+            .json(&watch_path("101"), 403, FORBIDDEN);
+        let (_, out, _) = run_with(&["get", "pods", "-n", "demo", "--watch-only"], &mut t);
+        assert_eq!(out, "NAME\na\n");
+    }
+
+    #[test]
+    fn watch_events_as_json_put_the_type_first() {
+        let list = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"100"},"items":[{"metadata":{"name":"a","namespace":"demo","resourceVersion":"10"}}]}"#;
+        let mut t = FakeTransport::new()
+            .json("/api/v1/namespaces/demo/pods?limit=500", 200, list)
+            .json(&watch_path("100"), 403, FORBIDDEN);
+        let (_, out, _) = run_with(
+            &[
+                "get",
+                "pods",
+                "-n",
+                "demo",
+                "-w",
+                "-o",
+                "json",
+                "--output-watch-events",
+            ],
+            &mut t,
+        );
+        assert_eq!(
+            out,
+            "{\n    \"type\": \"ADDED\",\n    \"object\": {\n        \"apiVersion\": \"v1\",\n        \"kind\": \"Pod\",\n        \"metadata\": {\n            \"name\": \"a\",\n            \"namespace\": \"demo\",\n            \"resourceVersion\": \"10\"\n        }\n    }\n}\n"
+        );
+        let (_, out, _) = run_with(
+            &[
+                "get",
+                "pods",
+                "-n",
+                "demo",
+                "-w",
+                "-o",
+                "yaml",
+                "--output-watch-events",
+            ],
+            &mut t,
+        );
+        assert!(out.starts_with("object:\n  apiVersion: v1\n"), "{out}");
+        assert!(out.ends_with("type: ADDED\n"), "{out}");
+    }
+
+    #[test]
     fn get_watch_of_one_object_filters_by_name() {
         let list = r#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"100"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","priority":0}],"rows":[{"cells":["demo-00001"],"object":{"metadata":{"name":"demo-00001","namespace":"demo"}}}]}"#;
+        let watch = "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&fieldSelector=metadata.name%3Ddemo-00001&resourceVersion=100&watch=true";
         let mut t = FakeTransport::new()
-            .json("/api/v1/namespaces/demo/pods?fieldSelector=metadata.name%3Ddemo-00001&limit=500", 200, list)
             .json(
-                "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&fieldSelector=metadata.name%3Ddemo-00001&resourceVersion=100&watch=true",
+                "/api/v1/namespaces/demo/pods?fieldSelector=metadata.name%3Ddemo-00001&limit=500",
                 200,
-                "",
-            );
+                list,
+            )
+            .json(watch, 200, "")
+            .json(watch, 403, FORBIDDEN);
         let (code, out, _) = run_with(&["get", "pod", "demo-00001", "-n", "demo", "-w"], &mut t);
-        assert_eq!(code, 0);
+        assert_eq!(code, 1);
         assert_eq!(out, "NAME\ndemo-00001\n");
+        // A watch that ended with nothing counts as a failure: it backs off.
+        assert_eq!(t.sleeps, [Duration::from_millis(200)]);
     }
 
     #[test]
@@ -1027,19 +1190,20 @@ mod tests {
     }
 
     #[test]
-    fn get_watch_error_event_prints_the_status_and_exits_1() {
+    fn get_watch_that_keeps_expiring_gives_up() {
         let mut t = FakeTransport::new()
             .fixture("/api/v1/namespaces/demo/pods?limit=500", PODS_TABLE)
             .fixture(
-                "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&resourceVersion=8384&watch=true",
+                &watch_path("8384"),
                 include_str!("../../../tests/fixtures/watch-too-old-resourceversion.http"),
             );
         let (code, out, err) = run_with(&["get", "pods", "-n", "demo", "-w"], &mut t);
         assert_eq!(code, 1);
+        // The relists found nothing new to print.
         assert_eq!(out.lines().count(), 51);
         assert_eq!(
             err,
-            "Error from server (Expired): too old resource version: 1 (343)\n"
+            "error: giving up on the watch of pods after 10 attempts in a row without progress: Error from server (Expired): too old resource version: 1 (343)\n"
         );
     }
 
@@ -1050,12 +1214,13 @@ mod tests {
         let mut t = FakeTransport::new()
             .json("/api/v1/namespaces/demo/pods?limit=500", 200, list)
             .chunks(
-                "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&resourceVersion=8393&watch=true",
+                &watch_path("8393"),
                 200,
                 watch.body.chunks(1000).map(<[u8]>::to_vec).collect(),
-            );
+            )
+            .json(&watch_path("8399"), 403, FORBIDDEN);
         let (code, out, err) = run_with(&["get", "pods", "-n", "demo", "-w", "-o", "name"], &mut t);
-        assert_eq!((code, err.as_str()), (0, ""));
+        assert_eq!((code, err.as_str()), (1, FORBIDDEN_LINE));
         // The listed pod, then ADDED, 3x MODIFIED and DELETED (the bookmark prints nothing).
         assert_eq!(
             out,
@@ -1073,13 +1238,10 @@ mod tests {
         let list = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"8393"},"items":[]}"#;
         let mut t = FakeTransport::new()
             .json("/api/v1/namespaces/demo/pods?limit=500", 200, list)
-            .chunks(
-                "/api/v1/namespaces/demo/pods?allowWatchBookmarks=true&resourceVersion=8393&watch=true",
-                200,
-                vec![watch.body.to_vec()],
-            );
+            .chunks(&watch_path("8393"), 200, vec![watch.body.to_vec()])
+            .json(&watch_path("8399"), 403, FORBIDDEN);
         let (code, out, _) = run_with(&["get", "pods", "-n", "demo", "-w", "-o", "yaml"], &mut t);
-        assert_eq!(code, 0);
+        assert_eq!(code, 1);
         assert!(out.starts_with("apiVersion: v1\nkind: Pod\n"), "{out}");
         assert_eq!(out.matches("\n---\napiVersion: v1\nkind: Pod\n").count(), 4);
     }

@@ -1,0 +1,532 @@
+//! Watches that survive: list, then watch from the list's resourceVersion, and keep
+//! going when the watch ends.
+//!
+//! The API server ends every watch after 5–10 minutes, proxies and load balancers drop
+//! idle connections, and a resourceVersion falls out of the watch cache after a while.
+//! kubectl's `get -w` exits in all three cases (kubernetes#42552). [`Watcher`] does what
+//! client-go's reflector does instead:
+//!
+//! - it asks for bookmarks (`allowWatchBookmarks=true`) and remembers the
+//!   resourceVersion of the last event or bookmark, and when the server ends the watch
+//!   or the connection breaks, it watches again from there: nothing is missed and
+//!   nothing is repeated;
+//! - when that resourceVersion is too old (`410 Gone`, as an HTTP status or as an
+//!   `ERROR` event — see `tests/fixtures/watch-too-old-resourceversion.http`), it
+//!   lists again and reports only what changed since it last reported each object:
+//!   objects whose resourceVersion differs (ADDED or MODIFIED) and a synthesized
+//!   DELETED for objects that are gone, as an informer's `Replace` does;
+//! - between attempts it backs off (200 ms doubling to 5 s, reset after progress) and
+//!   gives up after [`MAX_FAILURES`] consecutive failures without progress, or at once
+//!   on an error that retrying cannot fix (403, 404, a request the host denies).
+//!
+//! What an object looks like (a table row, a whole object, its metadata) is up to the
+//! caller's [`Format`]; changes are handed to a [`WatchSink`].
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::client::{ClientError, Transport};
+use crate::error::Error;
+use crate::meta::PartialObject;
+use crate::output;
+use crate::request::{Format, ListParams, Method, ResourceUrl, WatchParams};
+use crate::retry::{self, Backoff};
+use crate::status::{RequestContext, Status};
+use crate::table::{Table, TableColumn, TableRow};
+use crate::watch::{EventType, WatchEvent, WatchParser};
+
+/// Consecutive failed attempts without progress after which the watch gives up.
+pub const MAX_FAILURES: u32 = 10;
+
+/// A watch connection that lasted this long made progress even if it carried no event
+/// (a quiet collection on a server that sends no bookmarks).
+const PROGRESS_AFTER: Duration = Duration::from_secs(30);
+
+/// Lists are read in pages of this many objects, as kubectl's `--chunk-size` default.
+pub const CHUNK_SIZE: u32 = 500;
+
+/// What a list hands each page to: the page's columns (tables) and objects.
+type PageHandler<'a> = dyn FnMut(&[TableColumn], Vec<Item>) -> Result<(), Error> + 'a;
+
+/// One object, in the representation the watch asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A row of the server's table rendering (`Format::Table`).
+    Row(TableRow),
+    /// The object, or its metadata (`Format::Json`, `Format::Metadata`).
+    Object(Value),
+}
+
+impl Item {
+    /// `namespace/name`: what identifies the object across relists.
+    fn key(&self) -> String {
+        match self {
+            Item::Row(row) => match &row.object {
+                Some(o) => format!("{}/{}", o.metadata.namespace, o.metadata.name),
+                // A server that sends no row objects: the name column is all there is.
+                None => row
+                    .cells
+                    .first()
+                    .map(crate::golang::sprint)
+                    .unwrap_or_default(),
+            },
+            Item::Object(v) => format!(
+                "{}/{}",
+                v.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                v.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    fn resource_version(&self) -> String {
+        match self {
+            Item::Row(row) => row
+                .object
+                .as_ref()
+                .map(|o| o.metadata.resource_version.clone())
+                .unwrap_or_default(),
+            Item::Object(v) => v
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+}
+
+/// Where a watch's output goes.
+pub trait WatchSink {
+    /// Reports `changes` (each an event type and an object). For tables, `columns` are
+    /// the column definitions that came with them, empty when the server sent none (a
+    /// watch event after the first). `initial` marks the pages of the first list (with
+    /// no changes under `--watch-only`).
+    fn emit(
+        &mut self,
+        columns: &[TableColumn],
+        changes: &[(EventType, &Item)],
+        initial: bool,
+    ) -> Result<(), Error>;
+}
+
+/// A list-then-watch of one collection (optionally one object) that survives the
+/// watch ending; see the module docs.
+pub struct Watcher {
+    url: ResourceUrl,
+    params: ListParams,
+    format: Format,
+    group_resource: String,
+    /// The object named, if one was (then `params` selects it by name).
+    name: Option<String>,
+    /// The last resourceVersion seen: the list's, then each event's or bookmark's.
+    resource_version: String,
+    /// What was last reported for each object: its resourceVersion and the object,
+    /// to report only real changes and a DELETED for objects a relist no longer has.
+    known: HashMap<String, (String, Item)>,
+    /// Relist before the next watch (after `410 Gone`).
+    relist: bool,
+}
+
+/// What one attempt ended with.
+enum Outcome {
+    /// The server ended the stream; `progress` tells whether it carried anything.
+    Closed { progress: bool },
+    /// The resourceVersion is too old (the server's error): list again.
+    Expired(Error),
+    /// A relist is done. Not progress by itself: a server that answers every watch
+    /// with `410` must not keep the client relisting forever.
+    Relisted,
+    /// A failure worth retrying; `progress` tells whether anything arrived first.
+    Retry { error: Error, progress: bool },
+}
+
+impl Watcher {
+    /// A watch of the collection at `url` with `params`' selectors, as `format`.
+    /// With `name`, only that object (`fieldSelector=metadata.name=NAME`, as kubectl).
+    pub fn new(
+        url: ResourceUrl,
+        mut params: ListParams,
+        format: Format,
+        group_resource: String,
+        name: Option<String>,
+    ) -> Result<Self, Error> {
+        if let Some(name) = &name {
+            crate::request::validate_name(name)?;
+            params.field_selector = Some(format!("metadata.name={name}"));
+        }
+        Ok(Watcher {
+            url,
+            params,
+            format,
+            group_resource,
+            name,
+            resource_version: String::new(),
+            known: HashMap::new(),
+            relist: false,
+        })
+    }
+
+    /// The resourceVersion the watch has reached.
+    pub fn resource_version(&self) -> &str {
+        &self.resource_version
+    }
+
+    /// Lists, reports the objects (unless `watch_only`), then watches until an error
+    /// that cannot be retried. A named object that does not exist is `NotFound`.
+    pub fn run(
+        &mut self,
+        transport: &mut dyn Transport,
+        sink: &mut dyn WatchSink,
+        watch_only: bool,
+    ) -> Result<(), Error> {
+        self.initial_list(transport, sink, watch_only)?;
+        let mut backoff = Backoff::new();
+        let mut failures = 0;
+        let mut last_error: Option<Error> = None;
+        loop {
+            let outcome = if self.relist {
+                self.relist_once(transport, sink)?
+            } else {
+                self.watch_once(transport, sink)?
+            };
+            let progress = match outcome {
+                Outcome::Closed { progress } => {
+                    last_error = None;
+                    progress
+                }
+                // Relisting is the remedy: go on at once.
+                Outcome::Expired(error) => {
+                    self.relist = true;
+                    last_error = Some(error);
+                    continue;
+                }
+                Outcome::Relisted => false,
+                Outcome::Retry { error, progress } => {
+                    last_error = Some(error);
+                    progress
+                }
+            };
+            if progress {
+                failures = 0;
+                backoff.reset();
+                if last_error.is_none() {
+                    // The server ended a watch that worked: resume at once.
+                    continue;
+                }
+            }
+            failures += 1;
+            if failures >= MAX_FAILURES {
+                let reason = match &last_error {
+                    Some(error) => error.to_string(),
+                    None => "the server ended each watch without sending anything".to_string(),
+                };
+                return Err(Error::Invalid(format!(
+                    "giving up on the watch of {} after {MAX_FAILURES} attempts in a row without progress: {}",
+                    self.group_resource,
+                    reason.trim_start_matches("error: ")
+                )));
+            }
+            transport.backoff(backoff.next_delay());
+        }
+    }
+
+    fn context(&self) -> RequestContext<'_> {
+        RequestContext {
+            method: Method::Get,
+            resource: Some(&self.group_resource),
+            name: None,
+        }
+    }
+
+    /// Lists every page; returns the list's resourceVersion, the columns (tables) and
+    /// the objects.
+    fn list(
+        &self,
+        transport: &mut dyn Transport,
+        each_page: &mut PageHandler<'_>,
+    ) -> Result<String, Error> {
+        let mut params = self.params.clone();
+        params.limit = Some(CHUNK_SIZE);
+        let mut resource_version = String::new();
+        loop {
+            let request = self.url.list(&params, self.format);
+            let mut response = retry::send(transport, &request, &self.context())?;
+            let body = response.read_body()?;
+            let decode_error = |e: serde_json::Error| Error::Decode {
+                request: format!("GET {}", request.path_and_query),
+                reason: e.to_string(),
+            };
+            let (rv, next, columns, items) = if self.format == Format::Table {
+                let table: Table = serde_json::from_slice(&body).map_err(decode_error)?;
+                let items = table.rows.into_iter().map(Item::Row).collect();
+                (
+                    table.metadata.resource_version,
+                    table.metadata.continue_token,
+                    table.column_definitions,
+                    items,
+                )
+            } else {
+                let page: Value = serde_json::from_slice(&body).map_err(decode_error)?;
+                let meta = |key: &str| {
+                    page.pointer(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let (rv, next) = (
+                    meta("/metadata/resourceVersion"),
+                    meta("/metadata/continue"),
+                );
+                let items = output::list_items(page)
+                    .into_iter()
+                    .map(Item::Object)
+                    .collect();
+                (rv, next, Vec::new(), items)
+            };
+            if resource_version.is_empty() {
+                resource_version = rv;
+            }
+            each_page(&columns, items)?;
+            if next.is_empty() {
+                return Ok(resource_version);
+            }
+            params.continue_token = Some(next);
+        }
+    }
+
+    fn initial_list(
+        &mut self,
+        transport: &mut dyn Transport,
+        sink: &mut dyn WatchSink,
+        watch_only: bool,
+    ) -> Result<(), Error> {
+        let mut known = HashMap::new();
+        let rv = self.list(transport, &mut |columns, items| {
+            // With `--watch-only` the sink still learns the columns, for the rows of
+            // events that come without them.
+            let changes: Vec<(EventType, &Item)> = if watch_only {
+                Vec::new()
+            } else {
+                items.iter().map(|i| (EventType::Added, i)).collect()
+            };
+            sink.emit(columns, &changes, true)?;
+            for item in items {
+                known.insert(item.key(), (item.resource_version(), item));
+            }
+            Ok(())
+        })?;
+        if let (Some(name), true) = (&self.name, known.is_empty()) {
+            return Err(Error::from(Status::not_found(&self.group_resource, name)));
+        }
+        self.known = known;
+        self.resource_version = rv;
+        Ok(())
+    }
+
+    /// Lists again after `410 Gone` and reports the difference to what was reported.
+    fn relist_once(
+        &mut self,
+        transport: &mut dyn Transport,
+        sink: &mut dyn WatchSink,
+    ) -> Result<Outcome, Error> {
+        let mut fresh: HashMap<String, (String, Item)> = HashMap::new();
+        let known = &self.known;
+        let listed = self.list(transport, &mut |columns, items| {
+            let mut changes = Vec::new();
+            for item in &items {
+                let rv = item.resource_version();
+                match known.get(&item.key()) {
+                    None => changes.push((EventType::Added, item)),
+                    Some((old, _)) if *old != rv => changes.push((EventType::Modified, item)),
+                    Some(_) => {}
+                }
+            }
+            if !changes.is_empty() {
+                sink.emit(columns, &changes, false)?;
+            }
+            for item in items {
+                fresh.insert(item.key(), (item.resource_version(), item));
+            }
+            Ok(())
+        });
+        let rv = match listed {
+            Ok(rv) => rv,
+            Err(e) => return classify(e, false),
+        };
+        let mut gone: Vec<(&String, &Item)> = self
+            .known
+            .iter()
+            .filter(|(key, _)| !fresh.contains_key(*key))
+            .map(|(key, (_, item))| (key, item))
+            .collect();
+        gone.sort_by(|a, b| a.0.cmp(b.0));
+        if !gone.is_empty() {
+            let changes: Vec<(EventType, &Item)> = gone
+                .iter()
+                .map(|(_, item)| (EventType::Deleted, *item))
+                .collect();
+            sink.emit(&[], &changes, false)?;
+        }
+        self.known = fresh;
+        self.resource_version = rv;
+        self.relist = false;
+        Ok(Outcome::Relisted)
+    }
+
+    /// One watch connection, from the last resourceVersion until it ends.
+    fn watch_once(
+        &mut self,
+        transport: &mut dyn Transport,
+        sink: &mut dyn WatchSink,
+    ) -> Result<Outcome, Error> {
+        let params = WatchParams {
+            label_selector: self.params.label_selector.clone(),
+            field_selector: self.params.field_selector.clone(),
+            resource_version: Some(self.resource_version.clone()).filter(|rv| !rv.is_empty()),
+            allow_bookmarks: true,
+            timeout_seconds: None,
+        };
+        let request = self.url.watch(&params, self.format);
+        let started = Instant::now();
+        let mut response = match retry::send(transport, &request, &self.context()) {
+            Ok(response) => response,
+            Err(e) => return classify(e, false),
+        };
+        let mut parser = WatchParser::new();
+        let mut progress = false;
+        loop {
+            let chunk = match response.body.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return classify(Error::Client(e), progress),
+            };
+            let events = match parser.feed(&chunk) {
+                Ok(events) => events,
+                Err(e) => return classify(Error::from(e), progress),
+            };
+            for event in events {
+                if let Some(outcome) = self.handle(event, sink, &mut progress)? {
+                    return Ok(outcome);
+                }
+            }
+        }
+        match parser.finish() {
+            Ok(Some(event)) => {
+                if let Some(outcome) = self.handle(event, sink, &mut progress)? {
+                    return Ok(outcome);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return classify(Error::from(e), progress),
+        }
+        Ok(Outcome::Closed {
+            progress: progress || started.elapsed() >= PROGRESS_AFTER,
+        })
+    }
+
+    /// Handles one event; `Some` ends the connection.
+    fn handle(
+        &mut self,
+        event: WatchEvent,
+        sink: &mut dyn WatchSink,
+        progress: &mut bool,
+    ) -> Result<Option<Outcome>, Error> {
+        match event.event_type {
+            EventType::Error => {
+                let status = event.status();
+                if status.is_expired() {
+                    return Ok(Some(Outcome::Expired(Error::from(status))));
+                }
+                classify(Error::from(status), *progress).map(Some)
+            }
+            EventType::Bookmark => {
+                if let Some(rv) = event
+                    .decode::<PartialObject>()
+                    .ok()
+                    .map(|o| o.metadata.resource_version)
+                    .filter(|rv| !rv.is_empty())
+                {
+                    self.resource_version = rv;
+                    *progress = true;
+                }
+                Ok(None)
+            }
+            kind => {
+                let decoded = if self.format == Format::Table {
+                    event.decode::<Table>().map(Ok)
+                } else {
+                    event.decode::<Value>().map(Err)
+                };
+                let decoded = match decoded {
+                    Ok(decoded) => decoded,
+                    Err(e) => return classify(Error::from(e), *progress).map(Some),
+                };
+                let (columns, items) = match decoded {
+                    Ok(table) => {
+                        let rv = table.metadata.resource_version.clone();
+                        let items = table
+                            .rows
+                            .into_iter()
+                            .map(|mut row| {
+                                // A row's object carries the version; fill it from the table's
+                                // own when the server sent no row object.
+                                if let Some(o) = row
+                                    .object
+                                    .as_mut()
+                                    .filter(|o| o.metadata.resource_version.is_empty())
+                                {
+                                    o.metadata.resource_version = rv.clone();
+                                }
+                                Item::Row(row)
+                            })
+                            .collect::<Vec<_>>();
+                        (table.column_definitions, items)
+                    }
+                    Err(object) => (Vec::new(), vec![Item::Object(object)]),
+                };
+                let changes: Vec<(EventType, &Item)> = items.iter().map(|i| (kind, i)).collect();
+                sink.emit(&columns, &changes, false)?;
+                for item in items {
+                    let rv = item.resource_version();
+                    if !rv.is_empty() {
+                        self.resource_version = rv.clone();
+                    }
+                    if kind == EventType::Deleted {
+                        self.known.remove(&item.key());
+                    } else {
+                        self.known.insert(item.key(), (rv, item));
+                    }
+                }
+                *progress = true;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Sorts a failure into: relist (`410`), retry (the server or the connection may
+/// recover) or stop (retrying cannot help: forbidden, not found, denied by the host).
+fn classify(error: Error, progress: bool) -> Result<Outcome, Error> {
+    let retryable = match &error {
+        Error::Server(status) if status.is_expired() => return Ok(Outcome::Expired(error)),
+        Error::Server(status) => status.code == 429 || status.code >= 500,
+        Error::Client(e) => matches!(
+            e,
+            // Not `LimitExceeded`: a host limit is the operator's policy, and its
+            // message names the flag that raises it.
+            ClientError::Connect(_) | ClientError::Timeout | ClientError::Body(_)
+        ),
+        // A stream that is not a watch stream (cut mid-event, garbage from a proxy).
+        Error::Invalid(_) | Error::Decode { .. } => true,
+        _ => false,
+    };
+    if !retryable {
+        return Err(error);
+    }
+    Ok(Outcome::Retry { error, progress })
+}
