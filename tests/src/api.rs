@@ -1,36 +1,45 @@
-//! Request handling: record, authenticate, authorize, route.
+//! Request handling: record, authenticate, throttle, authorize, route.
 //!
 //! The order mirrors kube-apiserver's filter chain: authentication (401 for a token nobody
-//! issued), then authorization on the parsed `RequestInfo` (403 with RBAC's wording), then the
-//! handler. Every request is recorded before any of that, so tests can inspect exactly what a
-//! client sent, including requests the server rejected.
+//! issued), then priority and fairness (where injected 429s happen), then authorization on the
+//! parsed `RequestInfo` (403 with RBAC's wording), then the handler. Every request is recorded
+//! before any of that, so tests can inspect exactly what a client sent, including requests the
+//! server rejected.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::BodyExt;
 
 use crate::auth::{self, Credentials, Identity, RequestInfo};
 use crate::cluster::Cluster;
+use crate::faults::{self, FaultState};
 use crate::fixtures::Fixture;
 use crate::response::{Ctx, Reply, ResponseBody, details, status_body};
 use crate::server::{RecordedRequest, ServerConfig};
+use crate::store::{Store, new_uuid};
+use crate::writes::{self, Write};
 use crate::{discovery, lists, logs, watch};
+
+/// The API server's limit on request bodies (`maxRequestBodyBytes`, 3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// State shared by all connections of one server.
 pub struct Shared {
     /// The configuration the server was started with.
     pub config: ServerConfig,
-    /// The fake cluster.
+    /// The recorded cluster: catalog and fixtures.
     pub cluster: Cluster,
+    /// The live objects, resourceVersion and event history.
+    pub store: Mutex<Store>,
+    /// The faults in force and their counters.
+    pub faults: Mutex<FaultState>,
     /// Every request, in arrival order.
     pub requests: Mutex<Vec<RecordedRequest>>,
     /// Priority-and-fairness identifiers per kind of caller, taken from recordings.
     flows: Flows,
-    /// Source of Audit-Id uniqueness.
-    seq: AtomicU64,
 }
 
 struct Flows {
@@ -142,35 +151,19 @@ impl Shared {
             anonymous: flow_of(&cluster.fixture("version-anonymous.http")?)?,
             probes: flow_of(&cluster.fixture("livez-anonymous.http")?)?,
         };
+        let store = Store::new(
+            &cluster,
+            config.watch_history,
+            config.faults.expire_watch_rv_below,
+        )?;
         Ok(Shared {
+            faults: Mutex::new(FaultState::new(config.faults.clone())),
             config,
             cluster,
+            store: Mutex::new(store),
             requests: Mutex::new(Vec::new()),
             flows,
-            seq: AtomicU64::new(0),
         })
-    }
-
-    fn audit_id(&self) -> String {
-        use std::hash::{BuildHasher, Hasher};
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut bits = [0u64; 2];
-        for (i, b) in bits.iter_mut().enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(n);
-            h.write_usize(i);
-            *b = h.finish();
-        }
-        let (a, b) = (bits[0], bits[1]);
-        // RFC 4122 version 4 layout, as the real server's Audit-Id UUIDs.
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
     }
 
     fn flow_for(&self, id: Identity, info: &RequestInfo) -> (String, String) {
@@ -224,12 +217,25 @@ impl Shared {
                     "error-404-missing-pod.http"
                 };
                 match self.cluster.fixture(template) {
-                    Ok(t) => Reply::with_template(
-                        ctx,
-                        &t,
-                        code,
-                        status_body(code, reason, &message, details.as_deref()),
-                    ),
+                    Ok(t) => {
+                        let mut reply = Reply::with_template(
+                            ctx,
+                            &t,
+                            code,
+                            status_body(code, reason, &message, details.as_deref()),
+                        );
+                        // `responsewriters.ErrorNegotiated`: a retry delay becomes a header.
+                        let retry = details
+                            .as_deref()
+                            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                            .and_then(|d| d["retryAfterSeconds"].as_u64())
+                            .filter(|s| *s > 0);
+                        if let Some(secs) = retry {
+                            reply.set_header("Retry-After", &secs.to_string());
+                            reply.headers.sort_by(|a, b| a.0.cmp(&b.0));
+                        }
+                        reply
+                    }
                     Err(e) => internal_error(ctx, &e),
                 }
             }
@@ -308,16 +314,21 @@ pub async fn handle<B>(
     shared: Arc<Shared>,
     verified_client_cert: bool,
     req: Request<B>,
-) -> Response<ResponseBody> {
-    let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
-    let path_and_query = req
-        .uri()
+) -> Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let path_and_query = parts
+        .uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
-    let headers: Vec<(String, String)> = req
-        .headers()
+    let headers: Vec<(String, String)> = parts
+        .headers
         .iter()
         .map(|(n, v)| {
             (
@@ -326,11 +337,17 @@ pub async fn handle<B>(
             )
         })
         .collect();
+    let body: Result<Bytes, String> =
+        match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(e) => Err(e.to_string()),
+        };
     if let Ok(mut log) = shared.requests.lock() {
         log.push(RecordedRequest {
             method: method.clone(),
-            path_and_query,
+            path_and_query: path_and_query.clone(),
             headers: headers.clone(),
+            body: body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
         });
     }
     if path == REDIRECT_TEST_PATH {
@@ -344,16 +361,67 @@ pub async fn handle<B>(
         );
         return response;
     }
-    let query = parse_query(req.uri().query());
+    let query = parse_query(parts.uri.query());
+    let incoming = Incoming {
+        method: &method,
+        path: &path,
+        path_and_query: &path_and_query,
+        query: &query,
+        headers: &headers,
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let ctx = Ctx {
+                audit_id: new_uuid(),
+                flow: None,
+                pretty: false,
+            };
+            let fail = Fail::Status {
+                code: 413,
+                reason: "RequestEntityTooLarge",
+                message: format!("Request entity too large: limit is {MAX_BODY} ({e})"),
+                details: None,
+            };
+            return shared.fail(&ctx, fail).into_response();
+        }
+    };
     respond(
         &shared,
-        verified_client_cert,
-        &method,
-        &path,
-        &query,
-        &headers,
+        Source::Network {
+            verified_client_cert,
+        },
+        &incoming,
+        &body,
     )
     .into_response()
+}
+
+/// Where a request comes from.
+#[derive(Clone, Copy)]
+pub enum Source {
+    /// A client connection (authenticated, throttled, authorized).
+    Network {
+        /// A client certificate the cluster CA signed was presented.
+        verified_client_cert: bool,
+    },
+    /// A test driving the server through [`crate::FakeApiServer`]: acts as the admin and is
+    /// neither recorded nor subject to faults.
+    Test,
+}
+
+/// The parts of a request [`respond`] needs.
+pub struct Incoming<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The URL path.
+    pub path: &'a str,
+    /// Path and query as sent.
+    pub path_and_query: &'a str,
+    /// Decoded query parameters.
+    pub query: &'a [(String, String)],
+    /// Headers, names lowercase.
+    pub headers: &'a [(String, String)],
 }
 
 /// The request as handlers see it.
@@ -368,6 +436,8 @@ pub struct Call<'a> {
     pub query: &'a [(String, String)],
     /// Request headers (lowercase names).
     pub headers: &'a [(String, String)],
+    /// Injected faults apply (not for requests a test makes through [`Source::Test`]).
+    pub faults: bool,
 }
 
 impl Call<'_> {
@@ -393,22 +463,17 @@ impl Call<'_> {
     }
 }
 
-fn respond(
-    shared: &Shared,
-    verified_client_cert: bool,
-    method: &str,
-    path: &str,
-    query: &[(String, String)],
-    headers: &[(String, String)],
-) -> Reply {
+/// Serves a request whose body has been read.
+pub fn respond(shared: &Arc<Shared>, source: Source, req: &Incoming<'_>, body: &[u8]) -> Reply {
     let find = |n: &str| {
-        headers
+        req.headers
             .iter()
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.as_str())
     };
     let ua = find("user-agent").unwrap_or_default();
-    let pretty = query
+    let pretty = req
+        .query
         .iter()
         .find(|(k, _)| k == "pretty")
         .map(|(_, v)| auth::query_bool(Some(v)))
@@ -418,21 +483,43 @@ fn respond(
                 .any(|p| ua.starts_with(p))
         });
     let mut ctx = Ctx {
-        audit_id: shared.audit_id(),
+        audit_id: new_uuid(),
         flow: None,
         pretty,
     };
     let cfg = &shared.config;
-    let creds = Credentials {
-        proxy_mode: !cfg.tls,
-        admin_token: cfg.token.as_deref(),
-        reader_token: cfg.reader_token.as_deref(),
+    let id = match source {
+        Source::Test => Identity::Admin,
+        Source::Network {
+            verified_client_cert,
+        } => {
+            let creds = Credentials {
+                proxy_mode: !cfg.tls,
+                admin_token: cfg.token.as_deref(),
+                reader_token: cfg.reader_token.as_deref(),
+            };
+            let Ok(id) = auth::authenticate(&creds, verified_client_cert, find("authorization"))
+            else {
+                return shared.recorded(&ctx, "error-401-bad-token.http");
+            };
+            id
+        }
     };
-    let Ok(id) = auth::authenticate(&creds, verified_client_cert, find("authorization")) else {
-        return shared.recorded(&ctx, "error-401-bad-token.http");
-    };
-    let info = RequestInfo::parse(method, path, query);
+    let info = RequestInfo::parse(req.method, req.path, req.query);
     ctx.flow = Some(shared.flow_for(id, &info));
+    if matches!(source, Source::Network { .. }) {
+        let throttled = shared
+            .faults
+            .lock()
+            .ok()
+            .and_then(|mut f| f.throttle(req.path_and_query));
+        if let Some(t) = throttled {
+            return match shared.cluster.fixture("error-404-missing-pod.http") {
+                Ok(template) => faults::too_many_requests(&ctx, &template, &t),
+                Err(e) => internal_error(&ctx, &e),
+            };
+        }
+    }
     if !auth::authorize(id, &info, cfg.allow_anonymous) {
         let (message, details) = auth::forbidden(id, &info);
         let fail = Fail::Status {
@@ -446,12 +533,13 @@ fn respond(
     let call = Call {
         ctx,
         info,
-        method,
-        query,
-        headers,
+        method: req.method,
+        query: req.query,
+        headers: req.headers,
+        faults: matches!(source, Source::Network { .. }),
     };
     let result = if call.info.is_resource {
-        resource(shared, &call)
+        resource(shared, &call, body)
     } else {
         discovery::non_resource(shared, &call)
     };
@@ -459,7 +547,7 @@ fn respond(
 }
 
 /// Dispatches a resource request (`/api/v1/...`, `/apis/g/v/...`).
-fn resource(shared: &Shared, call: &Call<'_>) -> Handled {
+fn resource(shared: &Arc<Shared>, call: &Call<'_>, body: &[u8]) -> Handled {
     let info = &call.info;
     let Some(coll) = shared
         .cluster
@@ -479,7 +567,8 @@ fn resource(shared: &Shared, call: &Call<'_>) -> Handled {
     } else {
         Some(info.namespace.as_str())
     };
-    if coll.namespaced && namespace.is_none() && !info.name.is_empty() && info.verb == "get" {
+    let named_verb = matches!(info.verb.as_str(), "get" | "update" | "patch" | "delete");
+    if coll.namespaced && namespace.is_none() && !info.name.is_empty() && named_verb {
         // There is no `/api/v1/pods/NAME` route.
         return Err(Fail::Recorded("error-404-unknown-resource.http"));
     }
@@ -496,6 +585,17 @@ fn resource(shared: &Shared, call: &Call<'_>) -> Handled {
                 logs::pod_log(shared, call, coll, namespace, &info.name)
             }
             ("get", "status") => lists::get(shared, call, coll, namespace, &info.name),
+            ("update" | "patch", "status") => writes::write(
+                shared,
+                &Write {
+                    call,
+                    coll,
+                    namespace,
+                    name: &info.name,
+                    subresource: Some("status"),
+                    body,
+                },
+            ),
             ("get", "exec" | "attach" | "portforward") => {
                 Err(Fail::bad_request("Upgrade request required"))
             }
@@ -508,6 +608,17 @@ fn resource(shared: &Shared, call: &Call<'_>) -> Handled {
         }
         "list" if coll.has_verb("list") => lists::list(shared, call, coll, namespace),
         "watch" if coll.has_verb("watch") => watch::watch(shared, call, coll, namespace),
+        "create" | "update" | "patch" | "delete" if coll.has_verb(&info.verb) => writes::write(
+            shared,
+            &Write {
+                call,
+                coll,
+                namespace,
+                name: &info.name,
+                subresource: None,
+                body,
+            },
+        ),
         _ => Err(Fail::method_not_allowed()),
     }
 }

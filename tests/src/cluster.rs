@@ -1,10 +1,11 @@
-//! The fake cluster's contents, loaded from the recorded responses.
+//! The fake cluster as recorded: the resource catalog, the recorded objects and watch events.
 //!
 //! Objects are kept as the raw JSON text the API server sent (so replies are byte-identical to
 //! the recordings) plus a decoded `serde_json::Value` for selectors and printers. The resource
 //! catalog (every group, version and resource, its kind, scope, verbs and subresources) comes
 //! from the recorded aggregated discovery documents, so a request for any resource the real
-//! server knows is answered like the real server would for an empty collection.
+//! server knows is answered like the real server would for an empty collection. The live state
+//! starts from here and lives in [`crate::store::Store`].
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use crate::fixtures::{self, Fixture};
 use crate::json::{self, go_string};
+use crate::store::ResKey;
 use crate::table::{Printer, TableSpec, derived_columns};
 
 /// One stored object.
@@ -35,6 +37,8 @@ pub struct Object {
     pub resource_version: String,
     /// Decoded form, for selectors and printers.
     pub value: Value,
+    /// Exactly as recorded (so recorded Table rows may be replayed for it).
+    pub pristine: bool,
 }
 
 impl Object {
@@ -94,6 +98,7 @@ impl Object {
             metadata_raw,
             resource_version,
             value,
+            pristine: false,
         })
     }
 
@@ -156,16 +161,10 @@ pub struct Collection {
     pub categories: Vec<String>,
     /// Subresources from discovery.
     pub subresources: Vec<Subresource>,
-    /// `metadata.resourceVersion` of the list.
-    pub list_rv: String,
-    /// Objects, sorted by key (the order etcd returns them in).
-    pub items: Vec<Object>,
     /// Table rendering.
     pub table: TableSpec,
     /// Field labels `fieldSelector` accepts.
     pub field_labels: Vec<&'static str>,
-    /// Recorded watch events (pods only).
-    pub events: Vec<WatchEvent>,
 }
 
 impl Collection {
@@ -183,11 +182,22 @@ impl Collection {
         self.verbs.iter().any(|v| v == verb)
     }
 
-    /// Finds an object by namespace and name.
-    pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<&Object> {
-        self.items
-            .iter()
-            .find(|o| o.name == name && o.namespace.as_deref() == namespace)
+    /// True when discovery lists the subresource (`status`, `log`, ...).
+    pub fn has_subresource(&self, name: &str) -> bool {
+        self.subresources.iter().any(|s| s.name == name)
+    }
+
+    /// Where objects of this collection are stored.
+    pub fn res_key(&self) -> ResKey {
+        ResKey::new(&self.group, &self.resource)
+    }
+
+    /// The store key of an object (`namespace/name`, or `name` when cluster-scoped).
+    pub fn object_key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("{ns}/{name}"),
+            _ => name.to_string(),
+        }
     }
 }
 
@@ -200,7 +210,7 @@ pub struct GroupInfo {
     pub raw: String,
 }
 
-/// The whole fake cluster.
+/// The whole fake cluster as recorded.
 pub struct Cluster {
     /// Collections by (group, version, resource).
     pub collections: HashMap<(String, String, String), Collection>,
@@ -208,6 +218,12 @@ pub struct Cluster {
     pub groups: Vec<GroupInfo>,
     /// Recorded responses by file name.
     pub fixtures: HashMap<&'static str, Fixture>,
+    /// `metadata.resourceVersion` of the recorded lists (all were taken at the same one).
+    pub recorded_rv: u64,
+    /// Recorded objects per resource, sorted by key (the order etcd returns them in).
+    pub recorded: HashMap<ResKey, Vec<Object>>,
+    /// The recorded watch of pods in `demo` (`watch-pods-demo.http`), in order.
+    pub recorded_events: Vec<WatchEvent>,
 }
 
 /// Field labels the API server accepts for pods (`pkg/registry/core/pod/strategy.go`).
@@ -244,7 +260,7 @@ impl Cluster {
 
         let pod_table = body("pods-demo-table.http")?;
         let pod_columns = json::required_field(pod_table, "columnDefinitions")?.to_string();
-        let empty_list_rv = list_rv(body("error-404-missing-namespace-list.http")?)?;
+        let recorded_rv = list_rv(body("error-404-missing-namespace-list.http")?)?;
 
         let mut collections = HashMap::new();
         for doc in [
@@ -268,15 +284,13 @@ impl Cluster {
             }
         }
 
-        // Collections without recorded objects report the resource version the recorded empty
-        // list (`error-404-missing-namespace-list.http`) reports.
-        for c in collections.values_mut() {
-            c.list_rv = empty_list_rv.clone();
-        }
         let mut cluster = Cluster {
             collections,
             groups: Vec::new(),
             fixtures: HashMap::new(),
+            recorded_rv,
+            recorded: HashMap::new(),
+            recorded_events: Vec::new(),
         };
         for g in json::array_items(json::required_field(body("apis.http")?, "groups")?)? {
             let v: Value = serde_json::from_str(g)?;
@@ -299,7 +313,7 @@ impl Cluster {
             let obj = json::required_field(json::required_field(row, "object")?, "metadata")?;
             insert_recorded_row(&mut pods.table.recorded, obj, row)?;
         }
-        pods.events = load_watch_events(body("watch-pods-demo.http")?)?;
+        cluster.recorded_events = load_watch_events(body("watch-pods-demo.http")?)?;
 
         let node_table = body("nodes-table.http")?;
         let nodes = cluster.fill(
@@ -328,10 +342,12 @@ impl Cluster {
             Printer::ConfigMap,
             &pod_columns,
         )?;
-        let sa = Object::from_raw(body("serviceaccount-reader.http")?, "ServiceAccount", "v1")?;
+        let mut sa = Object::from_raw(body("serviceaccount-reader.http")?, "ServiceAccount", "v1")?;
+        sa.pristine = true;
+        cluster
+            .recorded
+            .insert(ResKey::new("", "serviceaccounts"), vec![sa]);
         let sas = cluster.core_mut("serviceaccounts")?;
-        sas.items = vec![sa];
-        sas.list_rv = empty_list_rv;
         sas.table.printer = Printer::ServiceAccount;
         sas.table.columns = derived_columns(&pod_columns, Printer::ServiceAccount)?;
 
@@ -353,15 +369,21 @@ impl Cluster {
         printer: Printer,
         pod_columns: &str,
     ) -> Result<&mut Collection> {
+        if list_rv(list)? != self.recorded_rv {
+            bail!("the recorded {resource} list was taken at another resourceVersion");
+        }
         let c = self.core_mut(resource)?;
         let (kind, av) = (c.kind.clone(), c.api_version());
         let mut items = Vec::new();
         for raw in json::array_items(json::required_field(list, "items")?)? {
-            items.push(Object::from_raw(raw, &kind, &av)?);
+            let mut o = Object::from_raw(raw, &kind, &av)?;
+            o.pristine = true;
+            items.push(o);
         }
         items.sort_by(|a, b| a.key.cmp(&b.key));
-        c.items = items;
-        c.list_rv = list_rv(list)?;
+        let key = c.res_key();
+        self.recorded.insert(key, items);
+        let c = self.core_mut(resource)?;
         c.table.printer = printer;
         if matches!(
             printer,
@@ -414,12 +436,12 @@ fn insert_recorded_row(
     Ok(())
 }
 
-fn list_rv(list: &str) -> Result<String> {
+fn list_rv(list: &str) -> Result<u64> {
     let meta: Value = serde_json::from_str(json::required_field(list, "metadata")?)?;
-    Ok(meta["resourceVersion"]
+    meta["resourceVersion"]
         .as_str()
-        .ok_or_else(|| anyhow!("list without metadata.resourceVersion"))?
-        .to_string())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("list without a numeric metadata.resourceVersion"))
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -488,15 +510,12 @@ fn collection_from_discovery(
         short_names: strings(&r["shortNames"]),
         categories: strings(&r["categories"]),
         subresources,
-        list_rv: String::new(),
-        items: Vec::new(),
         table: TableSpec {
             columns: derived_columns(pod_columns, Printer::Default)?,
             printer: Printer::Default,
             recorded: HashMap::new(),
         },
         field_labels: DEFAULT_FIELDS.to_vec(),
-        events: Vec::new(),
         resource,
     })
 }
@@ -524,14 +543,14 @@ mod tests {
     fn cluster_loads_recorded_objects_and_catalog() {
         let c = Cluster::load().unwrap();
         let pods = c.collection("", "v1", "pods").unwrap();
-        assert_eq!(pods.items.len(), 50);
-        assert_eq!(pods.list_rv, "8384");
+        assert_eq!(c.recorded[&pods.res_key()].len(), 50);
+        assert_eq!(c.recorded_rv, 8384);
         assert_eq!(pods.table.recorded.len(), 50);
-        assert!(pods.subresources.iter().any(|s| s.name == "log"));
-        assert_eq!(pods.events.len(), 6);
-        assert_eq!(c.collection("", "v1", "nodes").unwrap().items.len(), 3);
+        assert!(pods.has_subresource("log"));
+        assert_eq!(c.recorded_events.len(), 6);
+        assert_eq!(c.recorded[&ResKey::new("", "nodes")].len(), 3);
         let deploy = c.collection("apps", "v1", "deployments").unwrap();
-        assert!(deploy.namespaced && deploy.items.is_empty());
+        assert!(deploy.namespaced && !c.recorded.contains_key(&deploy.res_key()));
         assert!(
             c.collection("autoscaling", "v2", "horizontalpodautoscalers")
                 .is_some()
@@ -541,10 +560,9 @@ mod tests {
     #[test]
     fn object_from_get_response_equals_list_item_plus_type_meta() {
         let c = Cluster::load().unwrap();
-        let pod = c
-            .collection("", "v1", "pods")
-            .unwrap()
-            .get(Some("demo"), "demo-00001")
+        let pod = c.recorded[&ResKey::new("", "pods")]
+            .iter()
+            .find(|o| o.key == "demo/demo-00001")
             .unwrap();
         let recorded = c.fixture("pod-get.http").unwrap();
         assert_eq!(format!("{}\n", pod.full_raw), recorded.body_str().unwrap());

@@ -6,6 +6,40 @@
 //! bearer tokens and client certificates work as on a real cluster, and every request is
 //! recorded so tests can assert what a client sent.
 //!
+//! The cluster is stateful: creates, updates, patches (merge, JSON, strategic, server-side
+//! apply) and deletes change an in-memory store with a resourceVersion counter, and live
+//! watches stream the resulting events. Unchanged state is served byte for byte as recorded.
+//! Faults (429 with Retry-After, dropped or closed watches, compaction, slow bodies) are
+//! injected on demand through [`Faults`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kubewasm_tests::{FakeApiServer, Faults, ServerConfig, Throttle};
+//! let server = FakeApiServer::start(ServerConfig {
+//!     watch_timeout: Duration::from_secs(30),
+//!     faults: Faults {
+//!         throttle: vec![Throttle::new("/api/v1/namespaces/demo/pods", 1, 2)],
+//!         close_watch_after_events: Some(3),
+//!         ..Faults::default()
+//!     },
+//!     ..ServerConfig::default()
+//! })?;
+//! // ... start a client watching pods in demo, then change the cluster under it:
+//! server.create(
+//!     "/api/v1/namespaces/demo/configmaps",
+//!     r#"{"metadata":{"name":"new"},"data":{"k":"v"}}"#,
+//! )?;
+//! server.delete("/api/v1/namespaces/demo/pods/demo-00001")?;
+//! server.compact(); // watches from before now get 410 Expired
+//! # anyhow::Ok(())
+//! ```
+//!
+//! Module map: `server` (the handle, config, TLS), `api` (filter chain and routing), `store`
+//! (objects, resourceVersions, event history), `lists` / `watch` / `logs` / `discovery`
+//! (reads), `writes` (write verbs), `patch` (patch types), `managed` (managedFields),
+//! `admission` (defaulting, admission, validation), `schema` (Go field order, merge keys),
+//! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response`, `fixtures`.
+//!
 //! ```no_run
 //! use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
 //! let server = FakeApiServer::start(ServerConfig::default())?;
@@ -19,10 +53,12 @@
 //! # anyhow::Ok(())
 //! ```
 
+pub mod faults;
 pub mod fixtures;
 pub mod pki;
 pub mod server;
 
+mod admission;
 mod api;
 mod auth;
 mod clock;
@@ -31,14 +67,25 @@ mod discovery;
 mod json;
 mod lists;
 mod logs;
+mod managed;
+mod patch;
 mod response;
+mod schema;
 mod selectors;
+mod store;
 mod table;
+mod tree;
 mod watch;
+mod writes;
 
+#[cfg(test)]
+mod live_tests;
 #[cfg(test)]
 mod testclient;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
-pub use server::{FakeApiServer, KubeconfigAuth, RecordedRequest, ServerConfig};
+pub use faults::{Faults, SlowBody, Throttle, ThrottleStyle};
+pub use server::{ApiError, FakeApiServer, KubeconfigAuth, RecordedRequest, ServerConfig};

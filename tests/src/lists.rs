@@ -2,12 +2,18 @@
 //! selectors, `limit`/`continue` paging with the API server's continue-token format, and
 //! `resourceVersion` checks.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use crate::api::{Call, Fail, Handled, Shared};
 use crate::cluster::{Collection, Object};
+use crate::faults::SlowBody;
 use crate::json::{self, go_string};
+use crate::response::{Chunk, Reply, ResponseBody};
 use crate::selectors::{FieldSelector, LabelSelector};
+use crate::store::Store;
 use crate::table::{self, IncludeObject, RowInput};
 
 /// The representation a client negotiated with `Accept`.
@@ -195,8 +201,9 @@ pub fn encode_continue(rv: i64, start_key: &str) -> String {
     json::base64_url_encode(raw.as_bytes())
 }
 
-/// Where a continue token says to resume: the key after which to start, or an error reply.
-fn decode_continue(token: &str, current_rv: i64) -> Result<String, Fail> {
+/// Where a continue token says to resume: (the key after which to start, the token's
+/// resourceVersion; -1 for an "inconsistent" continue), or a 400.
+fn decode_continue(token: &str) -> Result<(String, i64), Fail> {
     let bytes = json::base64_decode(token)
         .map_err(|e| Fail::bad_request(format!("continue key is not valid: {e}")))?;
     let t: ContinueToken = serde_json::from_slice(&bytes)
@@ -218,80 +225,108 @@ fn decode_continue(token: &str, current_rv: i64) -> Result<String, Fail> {
             "continue key is not valid: path traversal attempt",
         ));
     }
-    // -1 marks an "inconsistent continue": resume at the current state.
-    if t.rv != current_rv && t.rv != -1 {
-        let fresh = json::base64_url_encode(
-            format!(
-                "{{\"v\":\"{CONTINUE_VERSION}\",\"rv\":-1,\"start\":{}}}",
-                go_string(&format!("{key}\u{0}"))
-            )
-            .as_bytes(),
-        );
-        let body = format!(
-            "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{\"continue\":{}}},\"status\":\"Failure\",\"message\":{},\"reason\":\"Expired\",\"code\":410}}\n",
-            go_string(&fresh),
-            go_string(EXPIRED_CONTINUE)
-        );
-        return Err(Fail::Body {
-            code: 410,
-            body,
-            template: "error-410-expired-continue.http",
-        });
+    Ok((key, t.rv))
+}
+
+/// The 410 for a continue token from before the compaction, with a fresh "inconsistent
+/// continue" token (rv -1) that resumes at the current state.
+fn expired_continue(key: &str) -> Fail {
+    let fresh = json::base64_url_encode(
+        format!(
+            "{{\"v\":\"{CONTINUE_VERSION}\",\"rv\":-1,\"start\":{}}}",
+            go_string(&format!("{key}\u{0}"))
+        )
+        .as_bytes(),
+    );
+    let body = format!(
+        "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{\"continue\":{}}},\"status\":\"Failure\",\"message\":{},\"reason\":\"Expired\",\"code\":410}}\n",
+        go_string(&fresh),
+        go_string(EXPIRED_CONTINUE)
+    );
+    Fail::Body {
+        code: 410,
+        body,
+        template: "error-410-expired-continue.http",
     }
-    Ok(key)
 }
 
 const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
-/// Applies selectors and paging; returns (items, list metadata JSON).
-pub fn select<'a>(
-    coll: &'a Collection,
+/// Reads the collection from the store at the version the query asks for, then applies
+/// selectors and paging; returns (items, list metadata JSON).
+///
+/// Like etcd, the store answers at older versions within its history (continue tokens,
+/// `resourceVersionMatch=Exact`); older than that is 410 Expired.
+pub fn select(
+    store: &Store,
+    coll: &Collection,
     namespace: Option<&str>,
     q: &ListQuery,
-) -> Result<(Vec<&'a Object>, String), Fail> {
-    let current_rv: i64 = coll.list_rv.parse().unwrap_or(0);
+) -> Result<(Vec<Arc<Object>>, String), Fail> {
+    let latest = store.latest_rv();
+    let mut at: Option<u64> = None;
     if let Some(rv) = &q.resource_version {
         if q.continue_token.is_some() && rv != "0" {
             return Err(Fail::bad_request(
                 "specifying resource version is not allowed when using continue",
             ));
         }
-        let n: i64 = rv.parse().map_err(|_| {
+        let n: u64 = rv.parse().map_err(|_| {
             Fail::bad_request(format!(
                 "invalid resource version: strconv.ParseUint: parsing {rv:?}: invalid syntax"
             ))
         })?;
-        if n > current_rv {
+        if n > latest {
             return Err(Fail::Status {
                 code: 504,
                 reason: "Timeout",
-                message: format!("Timeout: Too large resource version: {n}, current: {current_rv}"),
+                message: format!("Timeout: Too large resource version: {n}, current: {latest}"),
                 details: Some(
                     "{\"causes\":[{\"reason\":\"ResourceVersionTooLarge\",\"message\":\"Too large resource version\"}],\"retryAfterSeconds\":1}"
                         .into(),
                 ),
             });
         }
-        if q.resource_version_match.as_deref() == Some("Exact") && n < current_rv {
-            return Err(Fail::Recorded(
-                "error-410-list-resourceversion-exact-compacted.http",
-            ));
+        if q.resource_version_match.as_deref() == Some("Exact") {
+            if n < store.floor() {
+                return Err(Fail::Recorded(
+                    "error-410-list-resourceversion-exact-compacted.http",
+                ));
+            }
+            at = Some(n);
         }
     }
+    let res = coll.res_key();
+    let mut after = None;
+    if let Some(t) = &q.continue_token {
+        let (key, rv) = decode_continue(t)?;
+        if rv != -1 {
+            if rv < 0 || (rv as u64) < store.floor() {
+                return Err(expired_continue(&key));
+            }
+            at = Some(rv as u64);
+        }
+        after = Some(key);
+    }
+    let (all, list_rv) = match at {
+        Some(rv) => (
+            store.items_at(&res, rv).map_err(|_| {
+                Fail::Recorded("error-410-list-resourceversion-exact-compacted.http")
+            })?,
+            rv,
+        ),
+        None => (store.items(&res), store.current_rv()),
+    };
     let single_ns = namespace.is_some();
-    let candidates: Vec<&Object> = coll
-        .items
-        .iter()
+    let candidates: Vec<Arc<Object>> = all
+        .into_iter()
         .filter(|o| namespace.is_none() || o.namespace.as_deref() == namespace)
         .collect();
-    let start = match &q.continue_token {
-        Some(t) => {
-            let after = decode_continue(t, current_rv)?;
-            candidates
-                .iter()
-                .position(|o| o.list_key(single_ns) > after.as_str())
-                .unwrap_or(candidates.len())
-        }
+    let start = match &after {
+        Some(after) => candidates
+            .iter()
+            .position(|o| o.list_key(single_ns) > after.as_str())
+            .unwrap_or(candidates.len()),
         None => 0,
     };
     let mut out = Vec::new();
@@ -301,11 +336,11 @@ pub fn select<'a>(
             break;
         }
         if q.matches(o) {
-            out.push(*o);
+            out.push(o.clone());
             last_index = Some(i);
         }
     }
-    let mut meta = format!("{{\"resourceVersion\":{}", go_string(&coll.list_rv));
+    let mut meta = format!("{{\"resourceVersion\":{}", go_string(&list_rv.to_string()));
     if q.limit > 0
         && out.len() == q.limit
         && let Some(last) = last_index
@@ -314,7 +349,7 @@ pub fn select<'a>(
         let key = format!("/{}", candidates[last].list_key(single_ns));
         meta.push_str(&format!(
             ",\"continue\":{}",
-            go_string(&encode_continue(current_rv, &key))
+            go_string(&encode_continue(list_rv as i64, &key))
         ));
         if !q.has_selectors() {
             meta.push_str(&format!(
@@ -337,7 +372,10 @@ pub fn list(
     let format = negotiate(call.header("accept"), true)
         .ok_or(Fail::Recorded("error-406-not-acceptable.http"))?;
     let q = ListQuery::parse(call, coll)?;
-    let (items, meta) = select(coll, namespace, &q)?;
+    let (items, meta) = {
+        let store = shared.store.lock().map_err(|_| poisoned())?;
+        select(&store, coll, namespace, &q)?
+    };
     let body = match format {
         Format::Json => format!(
             "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{meta},\"items\":[{}]}}\n",
@@ -366,7 +404,53 @@ pub fn list(
                 .join(",")
         ),
     };
-    shared.json(&call.ctx, 200, body)
+    let reply = shared.json(&call.ctx, 200, body)?;
+    let slow = shared
+        .faults
+        .lock()
+        .ok()
+        .and_then(|f| f.faults.slow_body)
+        .filter(|_| call.faults);
+    Ok(match slow {
+        Some(slow) => slowed(reply, slow),
+        None => reply,
+    })
+}
+
+fn poisoned() -> Fail {
+    Fail::Internal(anyhow::anyhow!("the store lock is poisoned"))
+}
+
+/// Fault injection: the body goes out `chunk_bytes` at a time, `delay` apart.
+fn slowed(mut reply: Reply, slow: SlowBody) -> Reply {
+    let body = match std::mem::replace(&mut reply.body, ResponseBody::Empty) {
+        ResponseBody::Full(Some(b)) | ResponseBody::Chunked(Some(b)) => b,
+        other => {
+            reply.body = other;
+            return reply;
+        }
+    };
+    let size = slow.chunk_bytes.max(1);
+    if body.len() <= size {
+        reply.body = ResponseBody::Full(Some(body));
+        return reply;
+    }
+    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    tokio::spawn(async move {
+        let mut offset = 0;
+        while offset < body.len() {
+            if offset > 0 {
+                tokio::time::sleep(slow.delay).await;
+            }
+            let end = (offset + size).min(body.len());
+            if tx.send(Chunk::Data(body.slice(offset..end))).await.is_err() {
+                return;
+            }
+            offset = end;
+        }
+    });
+    reply.body = ResponseBody::Stream(rx);
+    reply
 }
 
 /// One Table row for a stored object.
@@ -382,6 +466,7 @@ pub fn row(
         full_raw: &o.full_raw,
         metadata_raw: &o.metadata_raw,
         value: &o.value,
+        pristine: o.pristine,
     };
     Ok(coll.table.row(&input, include, version, now)?)
 }
@@ -404,7 +489,12 @@ pub fn get(
 ) -> Handled {
     let format = negotiate(call.header("accept"), false)
         .ok_or(Fail::Recorded("error-406-not-acceptable.http"))?;
-    let Some(o) = coll.get(namespace, name) else {
+    let found = shared
+        .store
+        .lock()
+        .map_err(|_| poisoned())?
+        .get(&coll.res_key(), &coll.object_key(namespace, name));
+    let Some(o) = found else {
         return Err(Fail::not_found(&coll.group, &coll.resource, name));
     };
     let body = match format {
@@ -413,7 +503,7 @@ pub fn get(
             let include =
                 IncludeObject::parse(call.q("includeObject")).map_err(Fail::bad_request)?;
             let meta = format!("{{\"resourceVersion\":{}}}", go_string(&o.resource_version));
-            let r = row(coll, o, include, version, table::now_for(&o.value))?;
+            let r = row(coll, &o, include, version, table::now_for(&o.value))?;
             table::document(version, &meta, Some(&coll.table.columns), &[r])
         }
         Format::Meta(version) => format!("{}\n", partial(version, &o.metadata_raw)),
@@ -436,8 +526,8 @@ mod tests {
             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODM4NCwic3RhcnQiOiIvZGVtby9kZW1vLTAwMDAxXHUwMDAwIn0"
         );
         assert_eq!(
-            decode_continue(&encode_continue(8384, "/demo-00004"), 8384).ok(),
-            Some("demo-00004".to_string())
+            decode_continue(&encode_continue(8384, "/demo-00004")).ok(),
+            Some(("demo-00004".to_string(), 8384))
         );
     }
 

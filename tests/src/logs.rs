@@ -1,12 +1,19 @@
 //! `pods/log`: deterministic container logs.
 //!
 //! No real log body was recorded (the recording cluster had no kubelets), so every container's
-//! log is `log_lines` lines `line N from NAMESPACE/POD/CONTAINER`, the last one written at the
-//! cluster clock and each earlier one a second before. Everything around the body follows the
-//! API server: option validation (422), pod lookup (404), container choice (400 with the
-//! server's messages), `204 No Content` for a pod without a node (recorded), then `tailLines`,
-//! `sinceSeconds`/`sinceTime`, `timestamps`, `limitBytes`, `previous` and `follow` (lines streamed
-//! `watch_event_interval` apart, then the stream closes as if the container exited).
+//! log is a fixed timeline of lines `line N from NAMESPACE/POD/CONTAINER`: `log_lines` lines
+//! already written, the last at the cluster clock ([`CLUSTER_NOW`]) and each earlier one a
+//! second before, then `log_follow_lines` more that a follower sees being written, one second
+//! apart after it. Because every line has a fixed timestamp, a follower that lost its
+//! connection and resumes with `sinceTime` (inclusive, to the nanosecond, as the kubelet
+//! compares) gets exactly the lines from there on.
+//!
+//! Everything around the body follows the API server: option validation (422), pod lookup
+//! (404), container choice (400 with the server's messages), `204 No Content` for a pod without
+//! a node (recorded), then `tailLines` (of the lines already written), `sinceSeconds` (relative
+//! to the cluster clock) / `sinceTime`, `timestamps`, `limitBytes`, `previous` and `follow`
+//! (lines streamed `watch_event_interval` apart, then the stream closes as if the container
+//! exited; `drop_log_follow_after_lines` cuts the connection instead).
 
 use std::time::Duration;
 
@@ -19,7 +26,7 @@ use crate::auth::query_bool;
 use crate::clock::{self, CLUSTER_NOW};
 use crate::cluster::Collection;
 use crate::json::go_string;
-use crate::response::Reply;
+use crate::response::{Chunk, Reply};
 
 /// A 422 for invalid `PodLogOptions`, shaped like `apierrors.NewInvalid`.
 fn invalid(pod: &str, field: &str, reason: &str, detail: &str) -> Fail {
@@ -147,7 +154,12 @@ pub fn pod_log(
         }
     }
 
-    let Some(pod) = coll.get(namespace, name) else {
+    let found = shared
+        .store
+        .lock()
+        .map_err(|_| Fail::Internal(anyhow::anyhow!("the store lock is poisoned")))?
+        .get(&coll.res_key(), &coll.object_key(namespace, name));
+    let Some(pod) = found else {
         return Err(Fail::not_found(&coll.group, &coll.resource, name));
     };
     let container = choose_container(&pod.value, call.q("container"))?;
@@ -179,30 +191,36 @@ pub fn pod_log(
         }
     }
 
-    let n = shared.config.log_lines as i64;
+    let written = shared.config.log_lines as i64;
+    let upcoming = if follow {
+        shared.config.log_follow_lines as i64
+    } else {
+        0
+    };
     let ns = pod.namespace.as_deref().unwrap_or_default();
-    let mut lines: Vec<String> = (1..=n)
-        .filter_map(|i| {
-            let at = CLUSTER_NOW - (n - i);
-            let since_ok = since_seconds.is_none_or(|s| at >= CLUSTER_NOW - s)
-                && since_time.is_none_or(|(t, _)| at >= t);
-            since_ok.then(|| {
-                let prefix = if timestamps {
-                    format!("{} ", clock::format_rfc3339_nano_fixed(at, 0))
-                } else {
-                    String::new()
-                };
-                let suffix = if previous { " (previous)" } else { "" };
-                format!("{prefix}line {i} from {ns}/{name}/{container}{suffix}\n")
-            })
+    let line = |i: i64| {
+        let at = CLUSTER_NOW - (written - i);
+        let since_ok = since_seconds.is_none_or(|s| at >= CLUSTER_NOW - s)
+            && since_time.is_none_or(|t| (at, 0) >= t);
+        since_ok.then(|| {
+            let prefix = if timestamps {
+                format!("{} ", clock::format_rfc3339_nano_fixed(at, 0))
+            } else {
+                String::new()
+            };
+            let suffix = if previous { " (previous)" } else { "" };
+            format!("{prefix}line {i} from {ns}/{name}/{container}{suffix}\n")
         })
-        .collect();
+    };
+    let mut lines: Vec<String> = (1..=written).filter_map(line).collect();
+    // tailLines counts back from what is written now; a follower then gets what comes next.
     if let Some(t) = tail {
         let t = t as usize;
         if lines.len() > t {
             lines.drain(..lines.len() - t);
         }
     }
+    lines.extend((written + 1..=written + upcoming).filter_map(line));
     // limitBytes cuts the output, even mid-line, like the kubelet's LimitWriter.
     if let Some(limit) = limit_bytes {
         let mut left = limit as usize;
@@ -223,14 +241,26 @@ pub fn pod_log(
 
     let template = shared.cluster.fixture("healthz.http")?;
     let mut reply = if follow {
-        let (tx, rx) = mpsc::channel::<Bytes>(8);
+        let (tx, rx) = mpsc::channel::<Chunk>(8);
         let interval: Duration = shared.config.watch_event_interval;
+        let drop_after = shared
+            .faults
+            .lock()
+            .ok()
+            .and_then(|f| f.faults.drop_log_follow_after_lines)
+            .filter(|_| call.faults);
         tokio::spawn(async move {
             for (i, l) in lines.into_iter().enumerate() {
                 if i > 0 {
                     tokio::time::sleep(interval).await;
                 }
-                if tx.send(Bytes::from(l)).await.is_err() {
+                if tx.send(Chunk::Data(Bytes::from(l))).await.is_err() {
+                    return;
+                }
+                if drop_after.is_some_and(|n| i + 1 >= n) {
+                    // Let the line reach the socket, then cut the connection under it.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = tx.send(Chunk::Abort).await;
                     return;
                 }
             }

@@ -3,7 +3,6 @@
 //! and Go's `net/http` framing rule (a body over 2048 bytes that the handler did not size is sent
 //! with `Transfer-Encoding: chunked`).
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -26,24 +25,52 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// A body sent without a length (`Transfer-Encoding: chunked` on HTTP/1.1).
     Chunked(Option<Bytes>),
-    /// A stream: each received buffer is written and flushed as its own chunk.
-    Stream(mpsc::Receiver<Bytes>),
+    /// A stream: each received buffer is written and flushed as its own chunk; the body ends
+    /// when the sender is dropped.
+    Stream(mpsc::Receiver<Chunk>),
 }
+
+/// One piece of a streamed body.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Written and flushed as one chunk.
+    Data(Bytes),
+    /// Fails the body: hyper then drops the connection without the terminating chunk (HTTP/1.1)
+    /// or resets the stream (HTTP/2), like a network failure mid-stream.
+    Abort,
+}
+
+/// The error of an aborted stream (never seen by clients: the connection just ends).
+#[derive(Debug)]
+pub struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stream aborted by fault injection")
+    }
+}
+
+impl std::error::Error for Aborted {}
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = Aborted;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
         match self.get_mut() {
             ResponseBody::Empty => Poll::Ready(None),
             ResponseBody::Full(b) | ResponseBody::Chunked(b) => {
                 Poll::Ready(b.take().map(|b| Ok(Frame::data(b))))
             }
-            ResponseBody::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Stream(rx) => rx.poll_recv(cx).map(|o| {
+                o.map(|c| match c {
+                    Chunk::Data(b) => Ok(Frame::data(b)),
+                    Chunk::Abort => Err(Aborted),
+                })
+            }),
         }
     }
 
@@ -124,7 +151,7 @@ impl Reply {
 
     /// A streamed reply with the headers of a recorded response: every buffer received from
     /// `rx` is written and flushed as one chunk; the response ends when the sender is dropped.
-    pub fn stream(ctx: &Ctx, template: &Fixture, status: u16, rx: mpsc::Receiver<Bytes>) -> Reply {
+    pub fn stream(ctx: &Ctx, template: &Fixture, status: u16, rx: mpsc::Receiver<Chunk>) -> Reply {
         Reply {
             status,
             headers: headers_like(ctx, template),

@@ -1,8 +1,9 @@
 //! [`FakeApiServer`]: an in-process kube-apiserver on 127.0.0.1 for tests and the demo.
 //!
 //! The server runs its own multi-threaded tokio runtime on a dedicated thread so synchronous
-//! tests can start it, point a client process at it, and inspect what arrived; dropping the
-//! handle stops it. TLS (rustls, ring provider chosen explicitly) serves a certificate for
+//! tests can start it, point a client process at it, change the cluster while the client
+//! watches ([`FakeApiServer::create`], [`FakeApiServer::delete`], [`FakeApiServer::compact`],
+//! ...) and inspect what arrived; dropping the handle stops it. TLS (rustls, ring provider chosen explicitly) serves a certificate for
 //! `127.0.0.1`/`localhost`, offers `h2` and `http/1.1`, and *requests* but does not require a
 //! client certificate, verifying any that is presented against the cluster CA, as kube-apiserver
 //! does with `--client-ca-file`.
@@ -24,10 +25,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::{self, Shared};
+use crate::api::{self, Incoming, Shared, Source};
 use crate::cluster::Cluster;
+use crate::faults::{FaultState, Faults};
 use crate::json::base64_encode;
 use crate::pki::ClusterPki;
+use crate::response::ResponseBody;
 
 /// How the fake server behaves.
 #[derive(Clone, Debug)]
@@ -45,10 +48,26 @@ pub struct ServerConfig {
     pub allow_anonymous: bool,
     /// Serve a certificate signed by a CA other than [`FakeApiServer::ca_pem`].
     pub untrusted_serving_cert: bool,
-    /// Delay between streamed watch events and between followed log lines.
+    /// Delay between replayed recorded watch events (the `watch-demo` pod's life) and between
+    /// followed log lines. Events caused by writes are sent as they happen.
     pub watch_event_interval: Duration,
-    /// Lines in every container log (a followed log closes after them).
+    /// How long a watch stays open when the client sends no `timeoutSeconds` (the API
+    /// server's request timeout; a real one picks 30-60 minutes). Default 5 s: long enough to
+    /// replay the recorded events and see a test's writes, short enough for tests to end.
+    pub watch_timeout: Duration,
+    /// With `allowWatchBookmarks=true`, a `BOOKMARK` is sent this often (the watch cache's
+    /// one minute by default) and when the watch ends.
+    pub bookmark_interval: Duration,
+    /// How many events the server keeps for watches and older-version lists; a watch from
+    /// before them gets 410 Expired.
+    pub watch_history: usize,
+    /// Lines already in every container log (the last one written at the cluster clock).
     pub log_lines: usize,
+    /// Lines a followed log receives after those, `watch_event_interval` apart, before the
+    /// stream closes as if the container exited.
+    pub log_follow_lines: usize,
+    /// Injected faults (all off by default).
+    pub faults: Faults,
 }
 
 impl Default for ServerConfig {
@@ -60,7 +79,12 @@ impl Default for ServerConfig {
             allow_anonymous: false,
             untrusted_serving_cert: false,
             watch_event_interval: Duration::from_millis(200),
+            watch_timeout: Duration::from_secs(5),
+            bookmark_interval: Duration::from_secs(60),
+            watch_history: 1000,
             log_lines: 5,
+            log_follow_lines: 0,
+            faults: Faults::default(),
         }
     }
 }
@@ -74,6 +98,8 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     /// All headers, names lowercase, in arrival order.
     pub headers: Vec<(String, String)>,
+    /// The request body (empty for most reads).
+    pub body: Vec<u8>,
 }
 
 impl RecordedRequest {
@@ -84,7 +110,33 @@ impl RecordedRequest {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
 }
+
+/// A failed [`FakeApiServer`] write: the HTTP status and the `Status` the server answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// The response body (a `Status` as JSON).
+    pub body: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| self.body.trim().to_string());
+        write!(f, "the fake API server answered {}: {message}", self.code)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// The user section of a kubeconfig written by [`FakeApiServer::write_kubeconfig`].
 #[derive(Clone, Debug)]
@@ -112,6 +164,7 @@ pub struct FakeApiServer {
     tls: bool,
     pki: Arc<ClusterPki>,
     shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -150,6 +203,7 @@ impl FakeApiServer {
             .context("building the server runtime")?;
         let (tx, rx) = oneshot::channel();
         let thread_shared = shared.clone();
+        let handle = runtime.handle().clone();
         let thread = std::thread::Builder::new()
             .name("fake-apiserver-accept".into())
             .spawn(move || {
@@ -163,6 +217,7 @@ impl FakeApiServer {
             tls,
             pki,
             shared,
+            runtime: handle,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -212,6 +267,121 @@ impl FakeApiServer {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// Sends a request to the server as the admin, the way a client would but without a
+    /// connection: it is not recorded in [`FakeApiServer::requests`] and no fault applies.
+    /// Returns the status code and body. Streaming responses (watches, followed logs) are
+    /// not supported here; use a client for them.
+    pub fn request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, String)> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let query = api::parse_query(query);
+        let mut headers = vec![("user-agent".to_string(), "fake-apiserver/1.0".to_string())];
+        if let Some(ct) = content_type {
+            headers.push(("content-type".to_string(), ct.to_string()));
+        }
+        let incoming = Incoming {
+            method,
+            path,
+            path_and_query,
+            query: &query,
+            headers: &headers,
+        };
+        // Handlers may spawn tasks (slow bodies); run them on the server's runtime.
+        let _guard = self.runtime.enter();
+        let reply = api::respond(&self.shared, Source::Test, &incoming, body.as_bytes());
+        let text = match reply.body {
+            ResponseBody::Empty => String::new(),
+            ResponseBody::Full(b) | ResponseBody::Chunked(b) => {
+                String::from_utf8_lossy(&b.unwrap_or_default()).into_owned()
+            }
+            ResponseBody::Stream(_) => {
+                return Err(anyhow!(
+                    "{method} {path_and_query} streams its response; use a client to read it"
+                ));
+            }
+        };
+        Ok((reply.status, text))
+    }
+
+    fn checked(&self, method: &str, path: &str, ct: Option<&str>, body: &str) -> Result<String> {
+        let (code, text) = self.request(method, path, ct, body)?;
+        if code >= 300 {
+            return Err(ApiError { code, body: text }.into());
+        }
+        Ok(text)
+    }
+
+    /// Creates an object: `collection` is the collection path (e.g.
+    /// `/api/v1/namespaces/demo/pods`), `json` the object. Watches see an `ADDED` event.
+    /// Returns the stored object as JSON; a failure is an [`ApiError`] with the `Status`.
+    pub fn create(&self, collection: &str, json: &str) -> Result<String> {
+        self.checked("POST", collection, Some("application/json"), json)
+    }
+
+    /// Replaces an object (`PUT` to its path, e.g. `/api/v1/namespaces/demo/pods/x`).
+    pub fn update(&self, object: &str, json: &str) -> Result<String> {
+        self.checked("PUT", object, Some("application/json"), json)
+    }
+
+    /// Patches an object. `patch_type` is `merge`, `json`, `strategic` or `apply` (server-side
+    /// apply: add `?fieldManager=NAME` to the path), or a full patch media type.
+    pub fn patch(&self, object: &str, patch_type: &str, body: &str) -> Result<String> {
+        let ct = match patch_type {
+            "merge" => "application/merge-patch+json",
+            "json" => "application/json-patch+json",
+            "strategic" => "application/strategic-merge-patch+json",
+            "apply" => "application/apply-patch+yaml",
+            other => other,
+        };
+        self.checked("PATCH", object, Some(ct), body)
+    }
+
+    /// Deletes an object with the API server's semantics: a Pod on a node is only marked
+    /// (graceful deletion, no kubelet to finish it) unless the path asks for
+    /// `?gracePeriodSeconds=0`. Returns the response body (a `Status` or the object).
+    pub fn delete(&self, object: &str) -> Result<String> {
+        self.checked("DELETE", object, None, "")
+    }
+
+    /// Reads an object or list as JSON (`GET`).
+    pub fn get(&self, path: &str) -> Result<String> {
+        self.checked("GET", path, None, "")
+    }
+
+    /// Compacts the history: watches, and lists at an older resourceVersion (continue tokens,
+    /// `resourceVersionMatch=Exact`), from any version before the current one get 410
+    /// Expired, so clients must relist. Watches already open are not affected.
+    pub fn compact(&self) {
+        if let Ok(mut store) = self.shared.store.lock() {
+            store.compact();
+        }
+    }
+
+    /// The resourceVersion a list would report now.
+    pub fn resource_version(&self) -> u64 {
+        self.shared
+            .store
+            .lock()
+            .map(|s| s.current_rv())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the injected faults (and resets the throttle counters) while the server runs.
+    /// `expire_watch_rv_below` only takes effect at start; use [`FakeApiServer::compact`].
+    pub fn set_faults(&self, faults: Faults) {
+        if let Ok(mut f) = self.shared.faults.lock() {
+            *f = FaultState::new(faults);
+        }
     }
 
     /// Writes a kubeconfig for this server: one cluster, user and context named

@@ -76,6 +76,8 @@ pub struct RowInput<'a> {
     pub metadata_raw: &'a str,
     /// Decoded object.
     pub value: &'a Value,
+    /// The object is exactly as recorded, so its recorded row (if any) is still right.
+    pub pristine: bool,
 }
 
 impl TableSpec {
@@ -88,12 +90,15 @@ impl TableSpec {
         now: i64,
     ) -> Result<String> {
         let recorded = self.recorded.get(input.key).copied();
-        if let (Some(raw), IncludeObject::Metadata, "meta.k8s.io/v1") =
-            (recorded, include, meta_api_version)
+        if let (Some(raw), true, IncludeObject::Metadata, "meta.k8s.io/v1") =
+            (recorded, input.pristine, include, meta_api_version)
         {
             return Ok(raw.to_string());
         }
-        let (cells, conditions) = match recorded {
+        // A changed object gets computed cells; resources without a printer port keep their
+        // recorded cells (their printed columns are not ones clients change).
+        let replay = recorded.filter(|_| input.pristine || self.printer == Printer::RecordedOnly);
+        let (cells, conditions) = match replay {
             Some(raw) => (
                 json::required_field(raw, "cells")?.to_string(),
                 json::field(raw, "conditions")?.map(str::to_string),

@@ -98,6 +98,71 @@ pub fn request(
     auth: Auth<'_>,
     headers: &[(&str, &str)],
 ) -> Result<Resp> {
+    send(server, method, path, auth, headers, b"")
+}
+
+/// Sends one request with a body (and its `Content-Length`) and reads the whole response.
+pub fn send(
+    server: &FakeApiServer,
+    method: &str,
+    path: &str,
+    auth: Auth<'_>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Resp> {
+    let (req, tcp) = open(server, method, path, &auth, headers, body)?;
+    if server.url().starts_with("https") {
+        let cfg = tls_config(server, &auth, &[b"http/1.1"])?;
+        let conn = ClientConnection::new(Arc::new(cfg), ServerName::try_from("127.0.0.1")?)?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        stream.write_all(&req)?;
+        stream.flush()?;
+        read_response(BufReader::new(stream), method == "HEAD")
+    } else {
+        let mut tcp = tcp;
+        tcp.write_all(&req)?;
+        read_response(BufReader::new(tcp), method == "HEAD")
+    }
+}
+
+/// A GET over TLS whose response is read raw until the server closes the connection: the
+/// bytes after the headers (chunk framing included), and the read error that ended it, if
+/// the connection was cut rather than closed.
+pub fn get_raw(
+    server: &FakeApiServer,
+    path: &str,
+    auth: Auth<'_>,
+) -> Result<(Vec<u8>, Option<String>)> {
+    let (req, tcp) = open(server, "GET", path, &auth, &[], b"")?;
+    let cfg = tls_config(server, &auth, &[b"http/1.1"])?;
+    let conn = ClientConnection::new(Arc::new(cfg), ServerName::try_from("127.0.0.1")?)?;
+    let mut stream = StreamOwned::new(conn, tcp);
+    stream.write_all(&req)?;
+    stream.flush()?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let err = loop {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) => break None,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    let body_start = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |p| p + 4);
+    Ok((out[body_start..].to_vec(), err))
+}
+
+fn open(
+    server: &FakeApiServer,
+    method: &str,
+    path: &str,
+    auth: &Auth<'_>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(Vec<u8>, TcpStream)> {
     let tcp = TcpStream::connect(server.addr())?;
     tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut req = format!(
@@ -116,19 +181,13 @@ pub fn request(
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
-    req.push_str("\r\n");
-    if server.url().starts_with("https") {
-        let cfg = tls_config(server, &auth, &[b"http/1.1"])?;
-        let conn = ClientConnection::new(Arc::new(cfg), ServerName::try_from("127.0.0.1")?)?;
-        let mut stream = StreamOwned::new(conn, tcp);
-        stream.write_all(req.as_bytes())?;
-        stream.flush()?;
-        read_response(BufReader::new(stream), method == "HEAD")
-    } else {
-        let mut tcp = tcp;
-        tcp.write_all(req.as_bytes())?;
-        read_response(BufReader::new(tcp), method == "HEAD")
+    if !body.is_empty() {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    Ok((bytes, tcp))
 }
 
 fn read_line<R: BufRead>(r: &mut R) -> Result<String> {

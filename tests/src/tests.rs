@@ -19,6 +19,7 @@ const TABLE: (&str, &str) = (
 fn fast() -> ServerConfig {
     ServerConfig {
         watch_event_interval: Duration::from_millis(40),
+        watch_timeout: Duration::from_millis(800),
         ..ServerConfig::default()
     }
 }
@@ -486,7 +487,13 @@ fn missing_objects_and_unknown_resources_get_recorded_404s() {
     assert_eq!(d["message"], "deployments.apps \"web\" not found");
     assert_eq!(d["details"]["group"], "apps");
     let post = testclient::request(&s, "POST", "/api/v1/namespaces/demo/pods", ADMIN, &[]).unwrap();
-    assert_eq!(post.status, 405);
+    assert_eq!(
+        post.text(),
+        recorded("error-415-unsupported-media-type.http")
+    );
+    let collection =
+        testclient::request(&s, "DELETE", "/api/v1/namespaces/demo/pods", ADMIN, &[]).unwrap();
+    assert_eq!(collection.status, 405);
 }
 
 #[test]
@@ -533,7 +540,7 @@ fn watch_streams_recorded_events_one_chunk_each_then_bookmark() {
     let started = std::time::Instant::now();
     let r = get(
         &s,
-        "/api/v1/namespaces/demo/pods?watch=1&allowWatchBookmarks=true&resourceVersion=8393&timeoutSeconds=15",
+        "/api/v1/namespaces/demo/pods?watch=1&allowWatchBookmarks=true&resourceVersion=8393&timeoutSeconds=1",
         ADMIN,
     );
     assert_eq!(r.status, 200);

@@ -1,27 +1,33 @@
-//! `?watch=true`: replays the recorded watch (`watch-pods-demo.http`) as a live stream.
+//! `?watch=true`: live watches over the store's event history.
 //!
 //! Semantics follow the API server's watch cache:
-//! - no `resourceVersion` (or `"0"`): synthetic `ADDED` events for the current objects first;
-//!   `sendInitialEvents=true` does the same and ends them with the `k8s.io/initial-events-end`
-//!   bookmark;
-//! - a `resourceVersion` older than the window (list RV − 100) gets the single `ERROR` event
-//!   carrying a 410 Expired Status, then the stream ends;
-//! - otherwise only events newer than the given version are sent;
-//! - selectors are applied the way the cacher does it: an object that starts matching arrives as
-//!   `ADDED`, one that stops matching as `DELETED`;
-//! - with `allowWatchBookmarks=true` the stream ends with a `BOOKMARK`, then the response ends
-//!   (as at `timeoutSeconds`, which also cuts the stream short).
+//! - no `resourceVersion` (or `"0"`): synthetic `ADDED` events for the current objects first,
+//!   then changes after the version those objects were read at; `sendInitialEvents=true` does
+//!   the same and ends them with the `k8s.io/initial-events-end` bookmark;
+//! - a `resourceVersion` older than the history reaches (see [`crate::store::Store::floor`])
+//!   gets the single `ERROR` event carrying a 410 Expired Status, then the stream ends;
+//! - otherwise the stored events after that version are replayed, then new ones stream as
+//!   writes happen. The recorded watch (pod `watch-demo`, 8394..8399) is history like any
+//!   other, but is replayed `watch_event_interval` apart, as it happened live when recorded;
+//! - selectors are applied the way the cacher does it, on the object before and after each
+//!   change: an object that starts matching arrives as `ADDED`, one that stops matching as
+//!   `DELETED` (its previous state, at the new version);
+//! - with `allowWatchBookmarks=true` a `BOOKMARK` carrying the version the watch has caught up
+//!   to is sent every `bookmark_interval` and when the watch ends;
+//! - the watch ends after `timeoutSeconds`, or the server's `watch_timeout` when the client
+//!   sets none.
 //!
-//! Each event is one newline-terminated JSON line, written and flushed as its own chunk, with
-//! `watch_event_interval` between recorded events. With `as=Table` every event object is a Table
-//! holding one row; only the first carries `columnDefinitions` (`null` afterwards, as the real
-//! server's `watchEmbeddedEncoder` sets `NoHeaders` after the first object).
+//! Each event is one newline-terminated JSON line, written and flushed as its own chunk. With
+//! `as=Table` every event object is a Table holding one row; only the first carries
+//! `columnDefinitions` (`null` afterwards, as the real server's `watchEmbeddedEncoder` sets
+//! `NoHeaders` after the first object). Faults can cut the connection or end the watch after a
+//! number of events (see [`crate::faults`]).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch as notify};
 use tokio::time::Instant;
 
 use crate::api::{Call, Fail, Handled, Shared};
@@ -29,17 +35,9 @@ use crate::auth::query_bool;
 use crate::cluster::{Collection, Object};
 use crate::json::go_string;
 use crate::lists::{self, Format, ListQuery};
-use crate::response::{Reply, status_body};
+use crate::response::{Chunk, Reply, status_body};
+use crate::store::{Event, EventType, ResKey};
 use crate::table::{self, IncludeObject};
-
-/// How far back (in resource versions) the fake watch cache reaches.
-pub const WATCH_WINDOW: i64 = 100;
-
-struct Frame {
-    /// Wait `watch_event_interval` before writing this frame.
-    delay: bool,
-    line: String,
-}
 
 /// Renders event objects in the negotiated format.
 struct Encoder<'a> {
@@ -83,11 +81,16 @@ impl Encoder<'_> {
             go_string(event_type)
         ))
     }
+
+    fn bookmark(&mut self, rv: u64, initial_events_end: bool) -> Result<String, Fail> {
+        let b = bookmark_object(self.coll, rv, initial_events_end)?;
+        self.event("BOOKMARK", &b)
+    }
 }
 
 /// A bookmark object of the collection's kind at `rv`; pods carry the zero-valued `spec` and
 /// `status` the real server serializes.
-fn bookmark_object(coll: &Collection, rv: &str, initial_events_end: bool) -> Result<Object, Fail> {
+fn bookmark_object(coll: &Collection, rv: u64, initial_events_end: bool) -> Result<Object, Fail> {
     let annotations = if initial_events_end {
         ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
     } else {
@@ -102,7 +105,7 @@ fn bookmark_object(coll: &Collection, rv: &str, initial_events_end: bool) -> Res
         "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{{\"resourceVersion\":{}{annotations}}}{tail}}}",
         go_string(&coll.kind),
         go_string(&coll.api_version()),
-        go_string(rv)
+        go_string(&rv.to_string())
     );
     Ok(Object::from_raw(&raw, &coll.kind, &coll.api_version())?)
 }
@@ -115,9 +118,39 @@ fn with_resource_version(coll: &Collection, o: &Object, rv: &str) -> Result<Obje
     Ok(Object::from_raw(&raw, &coll.kind, &coll.api_version())?)
 }
 
+/// Which objects a watch sees.
+struct Filter {
+    namespace: Option<String>,
+    name: Option<String>,
+    query: ListQuery,
+}
+
+impl Filter {
+    fn passes(&self, o: &Object) -> bool {
+        (self.namespace.is_none() || o.namespace == self.namespace)
+            && self.name.as_ref().is_none_or(|n| o.name == *n)
+            && self.query.matches(o)
+    }
+}
+
+/// Everything a running watch needs, moved into its task.
+struct Spec {
+    shared: Arc<Shared>,
+    /// (group, version, resource) of the collection, to find it in the catalog.
+    gvr: (String, String, String),
+    res: ResKey,
+    filter: Filter,
+    format: Format,
+    allow_bookmarks: bool,
+    deadline: Instant,
+    /// The version the watch has caught up to.
+    cursor: u64,
+    changes: notify::Receiver<u64>,
+}
+
 /// Serves a watch on a collection.
 pub fn watch(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     call: &Call<'_>,
     coll: &Collection,
     namespace: Option<&str>,
@@ -128,22 +161,14 @@ pub fn watch(
     let allow_bookmarks = query_bool(call.q("allowWatchBookmarks"));
     // 0 means "the server's default", as in the API server.
     let timeout = match call.q("timeoutSeconds").filter(|t| !t.is_empty() && *t != "0") {
-        Some(t) => Some(t.parse::<u64>().map_err(|_| {
+        Some(t) => Duration::from_secs(t.parse::<u64>().map_err(|_| {
             Fail::bad_request(format!(
                 "unable to parse timeoutSeconds {t:?}: strconv.ParseInt: parsing {t:?}: invalid syntax"
             ))
         })?),
-        None => None,
+        None => shared.config.watch_timeout,
     };
-    let name = (!call.info.name.is_empty()).then_some(call.info.name.as_str());
-    let in_scope = |o: &Object| {
-        (namespace.is_none() || o.namespace.as_deref() == namespace)
-            && name.is_none_or(|n| o.name == n)
-    };
-    let passes = |o: &Object| in_scope(o) && q.matches(o);
-    let current: i64 = coll.list_rv.parse().unwrap_or(0);
-    let rv = q.resource_version.as_deref().filter(|v| *v != "0");
-    let from: Option<i64> = match rv {
+    let from: Option<u64> = match q.resource_version.as_deref().filter(|v| *v != "0") {
         None => None,
         Some(v) => Some(v.parse().map_err(|_| {
             Fail::bad_request(format!(
@@ -156,149 +181,294 @@ pub fn watch(
         None => from.is_none(),
     };
     let template = shared.cluster.fixture("watch-pods-demo.http")?;
-    let mut frames = Vec::new();
-
-    if let Some(n) = from
-        && n < current - WATCH_WINDOW
-    {
-        let status = status_body(
-            410,
-            "Expired",
-            &format!("too old resource version: {n} ({})", current - WATCH_WINDOW),
-            None,
-        );
-        frames.push(Frame {
-            delay: false,
-            line: format!("{{\"type\":\"ERROR\",\"object\":{}}}", status.trim_end()),
-        });
-        return Ok(spawn(shared, call, &template, frames, timeout));
-    }
-
+    let include = q.include;
+    let filter = Filter {
+        namespace: namespace.map(str::to_string),
+        name: (!call.info.name.is_empty()).then(|| call.info.name.clone()),
+        query: q,
+    };
     let mut enc = Encoder {
         coll,
         format,
-        include: q.include,
+        include,
         columns_sent: false,
     };
-    if send_initial {
-        for o in coll.items.iter().filter(|o| passes(o)) {
-            frames.push(Frame {
-                delay: false,
-                line: enc.event("ADDED", o)?,
-            });
-        }
-        if call.q("sendInitialEvents").is_some() && allow_bookmarks {
-            let b = bookmark_object(coll, &coll.list_rv, true)?;
-            frames.push(Frame {
-                delay: false,
-                line: enc.event("BOOKMARK", &b)?,
-            });
-        }
-    }
+    let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let reply = Reply::stream(&call.ctx, &template, 200, rx);
 
-    // Replay recorded events through the selector state machine.
-    let mut state: HashMap<String, (bool, Object)> = coll
-        .items
-        .iter()
-        .map(|o| (o.key.clone(), (passes(o), o.clone())))
-        .collect();
-    let mut last_bookmark_rv = coll.list_rv.clone();
-    for e in &coll.events {
-        let o = &e.object;
-        let ev_rv: i64 = o.resource_version.parse().unwrap_or(0);
-        if e.event_type == "BOOKMARK" {
-            last_bookmark_rv = o.resource_version.clone();
-            continue;
+    // Decide where the watch starts, atomically with subscribing to later changes.
+    let res = coll.res_key();
+    let mut first_lines = Vec::new();
+    let (cursor, changes) = {
+        let store = shared.store.lock().map_err(|_| poisoned())?;
+        let changes = store.subscribe();
+        if let Some(n) = from
+            && n < store.floor()
+        {
+            let status = status_body(
+                410,
+                "Expired",
+                &format!("too old resource version: {n} ({})", store.floor()),
+                None,
+            );
+            let line = format!("{{\"type\":\"ERROR\",\"object\":{}}}", status.trim_end());
+            drop(store);
+            send_and_end(tx, vec![line]);
+            return Ok(reply);
         }
-        let cur = e.event_type != "DELETED" && passes(o);
-        let (old, prev) = match state.get(&o.key) {
-            Some((p, prev)) => (*p, Some(prev.clone())),
-            None => (e.event_type == "DELETED" && passes(o), None),
-        };
-        if e.event_type == "DELETED" {
-            state.remove(&o.key);
-        } else {
-            state.insert(o.key.clone(), (cur, o.clone()));
+        let snapshot = store.current_rv();
+        if send_initial {
+            for o in store.items(&res).iter().filter(|o| filter.passes(o)) {
+                first_lines.push((enc.event("ADDED", o)?, true));
+            }
+            if call.q("sendInitialEvents").is_some() && allow_bookmarks {
+                first_lines.push((enc.bookmark(snapshot, true)?, false));
+            }
         }
-        if from.is_some_and(|n| ev_rv <= n) {
-            continue;
-        }
-        let emitted = match (cur, old) {
-            (false, false) => continue,
-            (true, false) => "ADDED",
-            (true, true) => "MODIFIED",
-            (false, true) => "DELETED",
-        };
-        let line = if format == Format::Json && emitted == e.event_type {
-            // Unchanged event: the recorded bytes.
-            e.raw_line.clone()
-        } else if emitted == "DELETED" && e.event_type != "DELETED" {
-            // Left the selector: the previous object, at this event's version.
-            let base = prev.as_ref().unwrap_or(o);
-            enc.event(
-                "DELETED",
-                &with_resource_version(coll, base, &o.resource_version)?,
-            )?
-        } else {
-            enc.event(emitted, o)?
-        };
-        frames.push(Frame { delay: true, line });
-    }
-
-    if allow_bookmarks {
-        let rv = match from {
-            Some(n) if n > last_bookmark_rv.parse().unwrap_or(0) => n.to_string(),
-            _ => last_bookmark_rv,
-        };
-        let recorded = coll
-            .events
-            .iter()
-            .find(|e| e.event_type == "BOOKMARK" && e.object.resource_version == rv);
-        let line = match recorded {
-            Some(e) if format == Format::Json => e.raw_line.clone(),
-            _ => enc.event("BOOKMARK", &bookmark_object(coll, &rv, false)?)?,
-        };
-        frames.push(Frame { delay: true, line });
-    }
-    Ok(spawn(shared, call, &template, frames, timeout))
+        (from.unwrap_or(snapshot), changes)
+    };
+    let spec = Spec {
+        shared: shared.clone(),
+        gvr: (
+            coll.group.clone(),
+            coll.version.clone(),
+            coll.resource.clone(),
+        ),
+        res,
+        filter,
+        format,
+        allow_bookmarks,
+        deadline: Instant::now() + timeout,
+        cursor,
+        changes,
+    };
+    let columns_sent = enc.columns_sent;
+    tokio::spawn(async move {
+        run(spec, first_lines, columns_sent, tx).await;
+    });
+    Ok(reply)
 }
 
-fn spawn(
-    shared: &Shared,
-    call: &Call<'_>,
-    template: &crate::fixtures::Fixture,
-    frames: Vec<Frame>,
-    timeout: Option<u64>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel::<Bytes>(8);
-    let interval = shared.config.watch_event_interval;
-    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(t));
+fn poisoned() -> Fail {
+    Fail::Internal(anyhow::anyhow!("the store lock is poisoned"))
+}
+
+/// Writes `lines` as chunks, then ends the body.
+fn send_and_end(tx: mpsc::Sender<Chunk>, lines: Vec<String>) {
     tokio::spawn(async move {
-        let mut wrote = false;
-        for f in frames {
-            if f.delay && wrote {
-                let pause = tokio::time::sleep(interval);
-                match deadline {
-                    // End the response at the timeout, as the API server does.
-                    Some(d) => {
-                        if tokio::time::timeout_at(d, pause).await.is_err() {
-                            break;
-                        }
-                    }
-                    None => pause.await,
-                }
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
-            let mut line = f.line;
-            line.push('\n');
-            if tx.send(Bytes::from(line)).await.is_err() {
-                // The client went away.
+        for mut l in lines {
+            l.push('\n');
+            if tx.send(Chunk::Data(Bytes::from(l))).await.is_err() {
                 return;
             }
-            wrote = true;
         }
     });
-    Reply::stream(&call.ctx, template, 200, rx)
+}
+
+/// What ended the event loop.
+enum End {
+    /// Timeout, or a fault closing the watch: final bookmark, then the response ends.
+    Clean,
+    /// The client left, or the watch fell out of the history window: just stop.
+    Quiet,
+    /// Fault: cut the connection.
+    Abort,
+}
+
+/// The body writer of one watch.
+struct Out {
+    tx: mpsc::Sender<Chunk>,
+    wrote: bool,
+    events: usize,
+}
+
+impl Out {
+    async fn line(&mut self, mut line: String) -> bool {
+        line.push('\n');
+        self.wrote = true;
+        self.tx.send(Chunk::Data(Bytes::from(line))).await.is_ok()
+    }
+}
+
+/// Runs one watch: the initial events (`(line, is_event)`), then history and live events.
+async fn run(
+    mut spec: Spec,
+    first_lines: Vec<(String, bool)>,
+    columns_sent: bool,
+    tx: mpsc::Sender<Chunk>,
+) {
+    let shared = spec.shared.clone();
+    let (g, v, r) = &spec.gvr;
+    let Some(coll) = shared.cluster.collection(g, v, r) else {
+        return;
+    };
+    let mut enc = Encoder {
+        coll,
+        format: spec.format,
+        include: spec.filter.query.include,
+        columns_sent,
+    };
+    let mut out = Out {
+        tx,
+        wrote: false,
+        events: 0,
+    };
+    let mut end = None;
+    for (l, is_event) in first_lines {
+        if !out.line(l).await {
+            return;
+        }
+        if is_event {
+            out.events += 1;
+            end = fault_after_event(&spec.shared, out.events);
+            if end.is_some() {
+                break;
+            }
+        }
+    }
+    let end = match end {
+        Some(end) => end,
+        None => events(&mut spec, &mut enc, &mut out).await,
+    };
+    match end {
+        End::Clean => {
+            if spec.allow_bookmarks
+                && let Ok(line) = enc.bookmark(spec.cursor, false)
+            {
+                out.line(line).await;
+            }
+        }
+        End::Quiet => {}
+        End::Abort => {
+            // Let the last event reach the socket before the connection is dropped under it.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = out.tx.send(Chunk::Abort).await;
+        }
+    }
+}
+
+/// What the injected faults say after the `n`th event of a watch.
+fn fault_after_event(shared: &Shared, n: usize) -> Option<End> {
+    let f = shared.faults.lock().ok()?;
+    if f.faults.drop_watch_after_events.is_some_and(|d| n >= d) {
+        Some(End::Abort)
+    } else if f.faults.close_watch_after_events.is_some_and(|c| n >= c) {
+        Some(End::Clean)
+    } else {
+        None
+    }
+}
+
+/// Streams history and live events until the deadline, a fault, or the client leaving.
+async fn events(spec: &mut Spec, enc: &mut Encoder<'_>, out: &mut Out) -> End {
+    let shared = spec.shared.clone();
+    let cfg = &shared.config;
+    let bookmark_every = cfg.bookmark_interval.max(Duration::from_millis(10));
+    let mut next_bookmark = Instant::now() + bookmark_every;
+    loop {
+        let batch = match shared.store.lock() {
+            Ok(store) => match store.events_after(spec.cursor) {
+                Ok(b) => b,
+                // Too slow: the events it still had to send are gone. The cacher closes such
+                // watchers; the client resumes or relists.
+                Err(()) => return End::Quiet,
+            },
+            Err(_) => return End::Quiet,
+        };
+        if batch.is_empty() {
+            let bookmark_at = if spec.allow_bookmarks {
+                next_bookmark
+            } else {
+                spec.deadline
+            };
+            tokio::select! {
+                changed = spec.changes.changed() => {
+                    if changed.is_err() {
+                        return End::Quiet;
+                    }
+                }
+                _ = tokio::time::sleep_until(spec.deadline) => return End::Clean,
+                _ = tokio::time::sleep_until(bookmark_at), if spec.allow_bookmarks => {
+                    next_bookmark = Instant::now() + bookmark_every;
+                    match enc.bookmark(spec.cursor, false) {
+                        Ok(line) => if !out.line(line).await { return End::Quiet },
+                        Err(_) => return End::Quiet,
+                    }
+                }
+            }
+            continue;
+        }
+        for ev in batch {
+            if Instant::now() >= spec.deadline {
+                return End::Clean;
+            }
+            if ev.res != spec.res {
+                spec.cursor = ev.rv;
+                continue;
+            }
+            let line = match render(enc, &spec.filter, &ev) {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    spec.cursor = ev.rv;
+                    continue;
+                }
+                Err(_) => return End::Quiet,
+            };
+            if ev.paced && out.wrote {
+                let pause = tokio::time::sleep(cfg.watch_event_interval);
+                // End the response at the timeout, as the API server does.
+                if tokio::time::timeout_at(spec.deadline, pause).await.is_err() {
+                    return End::Clean;
+                }
+            }
+            if !out.line(line).await {
+                return End::Quiet;
+            }
+            spec.cursor = ev.rv;
+            out.events += 1;
+            if let Some(end) = fault_after_event(&shared, out.events) {
+                return end;
+            }
+            if spec.allow_bookmarks && Instant::now() >= next_bookmark {
+                next_bookmark = Instant::now() + bookmark_every;
+                match enc.bookmark(spec.cursor, false) {
+                    Ok(line) => {
+                        if !out.line(line).await {
+                            return End::Quiet;
+                        }
+                    }
+                    Err(_) => return End::Quiet,
+                }
+            }
+        }
+    }
+}
+
+/// The line a watch with `filter` sends for `ev`, if any: the cacher's rule on the object
+/// before and after the change.
+fn render(enc: &mut Encoder<'_>, filter: &Filter, ev: &Event) -> Result<Option<String>, Fail> {
+    let now = ev.event_type != EventType::Deleted && filter.passes(&ev.object);
+    let before = ev.prev.as_deref().is_some_and(|p| filter.passes(p));
+    let emitted = match (now, before) {
+        (false, false) => return Ok(None),
+        (true, false) => EventType::Added,
+        (true, true) => EventType::Modified,
+        (false, true) => EventType::Deleted,
+    };
+    if emitted == ev.event_type
+        && enc.format == Format::Json
+        && let Some(line) = &ev.recorded_line
+    {
+        // Unchanged recorded event: the recorded bytes.
+        return Ok(Some(line.clone()));
+    }
+    if emitted == EventType::Deleted
+        && ev.event_type != EventType::Deleted
+        && let Some(prev) = &ev.prev
+    {
+        // Left the selector: the previous object, at this event's version.
+        let o = with_resource_version(enc.coll, prev, &ev.object.resource_version)?;
+        return enc.event("DELETED", &o).map(Some);
+    }
+    enc.event(emitted.as_str(), &ev.object).map(Some)
 }
