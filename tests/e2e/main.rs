@@ -4,6 +4,7 @@
 mod connect;
 mod guest_lifecycle;
 mod harness;
+mod kubectl;
 mod operator;
 mod output;
 mod polyglot;
