@@ -668,36 +668,14 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 fn service_account_subject(token: &[u8]) -> Option<String> {
     let token = std::str::from_utf8(token).ok()?.trim();
     let payload = token.split('.').nth(1)?;
-    let json = base64url_decode(payload)?;
+    use base64::Engine as _;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
     let sub = claims.get("sub")?.as_str()?;
     sub.starts_with("system:serviceaccount:")
         .then(|| sub.to_string())
-}
-
-fn base64url_decode(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in input.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@ use std::path::Path;
 
 use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
 
-use crate::harness::{GUEST, host, run};
-
-const ADMIN_TOKEN: &str = "e2e-admin-token";
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run};
 
 fn server() -> FakeApiServer {
     FakeApiServer::start(ServerConfig {
@@ -49,23 +47,9 @@ fn assert_lists_demo_pods(out: &crate::harness::Output) {
 
 #[test]
 fn kubeconfig_bearer_token_reaches_server_and_token_stays_in_host() {
-    let server = server();
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg(GUEST)
-        .arg("version");
-    let out = run(cmd);
+    let cluster = Cluster::admin();
+    let server = &cluster.server;
+    let out = cluster.kubectl(&["version"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("Server Version: v1.36.2"), "{out:?}");
     assert_only_bearer(&server, ADMIN_TOKEN);
@@ -166,22 +150,9 @@ fn kubeconfig_client_certificate_files_are_read_by_the_host() {
 
 #[test]
 fn kubeconfig_context_namespace_is_the_default_namespace() {
-    let server = server();
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "pods"]);
-    assert_lists_demo_pods(&run(cmd));
+    let cluster = Cluster::admin();
+    let server = &cluster.server;
+    assert_lists_demo_pods(&cluster.kubectl(&["get", "pods"]));
     assert!(
         server
             .requests()
@@ -330,27 +301,15 @@ fn proxy_url_is_reached_over_plain_http_without_credentials() {
 
 #[test]
 fn unknown_ca_fails_in_plain_words_and_never_sends_the_token() {
-    let server = FakeApiServer::start(ServerConfig {
-        token: Some(ADMIN_TOKEN.to_string()),
-        untrusted_serving_cert: true,
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "pods"]);
-    let out = run(cmd);
+    let cluster = Cluster::start_with(
+        ServerConfig {
+            untrusted_serving_cert: true,
+            ..ServerConfig::default()
+        },
+        ADMIN_TOKEN,
+    );
+    let server = &cluster.server;
+    let out = cluster.kubectl(&["get", "pods"]);
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(
         out.stderr.contains("not signed by the cluster CA"),
