@@ -52,7 +52,7 @@ fn kubeconfig_bearer_token_reaches_server_and_token_stays_in_host() {
     let out = cluster.kubectl(&["version"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("Server Version: v1.36.2"), "{out:?}");
-    assert_only_bearer(&server, ADMIN_TOKEN);
+    assert_only_bearer(server, ADMIN_TOKEN);
     assert!(!out.stdout.contains(ADMIN_TOKEN) && !out.stderr.contains(ADMIN_TOKEN));
 }
 
