@@ -38,13 +38,16 @@ Flags for get:
   -A, --all-namespaces        list across all namespaces
   -l, --selector SELECTOR     filter by labels (app=web,tier in (a,b))
       --field-selector SEL    filter by fields (status.phase=Running)
-  -o, --output FORMAT         wide, json, yaml or name
+  -o, --output FORMAT         wide, json, yaml, name or jsonpath=TEMPLATE
+                              (e.g. -o jsonpath='{.items[*].metadata.name}')
   -w, --watch                 after listing, print changes as they happen (resumes
                               when the server ends the watch or the connection drops)
       --watch-only            print changes only, not the list first
       --output-watch-events   print each change's event (ADDED, MODIFIED, DELETED)
       --no-headers            do not print the table header
       --show-labels           add a LABELS column
+      --chunk-size N          list in pages of N items, printing each page as it
+                              arrives (default 500; 0 lists everything at once)
       --raw /PATH             GET a raw API path and print the body
 
 Flags for logs:
@@ -189,6 +192,9 @@ pub struct GetArgs {
     pub no_headers: bool,
     /// `--show-labels`.
     pub show_labels: bool,
+    /// `--chunk-size`: the page size of lists; `None` is kubectl's default (500), `Some(0)`
+    /// turns paging off.
+    pub chunk_size: Option<u32>,
 }
 
 /// `logs`' arguments.
@@ -355,11 +361,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             get.args = positionals;
             get.namespace = flags.namespace;
             if let Some(output) = flags.output {
-                get.output = OutputFormat::parse(&output).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "unable to match a printer suitable for the output format {output:?}, allowed formats are: json,name,wide,yaml"
-                    ))
-                })?;
+                get.output = OutputFormat::parse_for_get(&output).map_err(Error::Invalid)?;
             }
             Ok(Command::Get(get))
         }
@@ -583,6 +585,16 @@ fn command_flag(
                 get.no_headers = switch(parser, flag, cmd)?;
             } else if flag.is(None, "show-labels") {
                 get.show_labels = switch(parser, flag, cmd)?;
+            } else if flag.is(None, "chunk-size") {
+                let size = value(parser, flag, cmd)?;
+                get.chunk_size = Some(size.parse().map_err(|_| {
+                    usage(
+                        format!(
+                            "invalid argument {size:?} for \"--chunk-size\" flag: not a non-negative integer"
+                        ),
+                        cmd,
+                    )
+                })?);
             } else {
                 return Err(flag.unknown(cmd));
             }
@@ -829,6 +841,25 @@ mod tests {
     }
 
     #[test]
+    fn get_output_jsonpath_in_every_form() {
+        for args in [
+            &["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"][..],
+            &["get", "pods", "-o=jsonpath={.items[*].metadata.name}"],
+            &[
+                "get",
+                "pods",
+                "--output",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        ] {
+            let OutputFormat::JsonPath(t) = get(args).output else {
+                panic!("{args:?} is not jsonpath");
+            };
+            assert_eq!(t.source(), "{.items[*].metadata.name}");
+        }
+    }
+
+    #[test]
     fn get_flags_in_every_form() {
         let g = get(&[
             "get",
@@ -921,8 +952,16 @@ mod tests {
             r#"error: invalid argument "ten" for "--tail" flag: not an integer"#
         );
         assert_eq!(
-            error(&["get", "pods", "-o", "jsonpath={.x}"]),
-            r#"error: unable to match a printer suitable for the output format "jsonpath={.x}", allowed formats are: json,name,wide,yaml"#
+            error(&["get", "pods", "-o", "go-template={{.x}}"]),
+            r#"error: unable to match a printer suitable for the output format "go-template={{.x}}", allowed formats are: json,jsonpath,name,wide,yaml"#
+        );
+        assert_eq!(
+            error(&["get", "pods", "-o", "jsonpath={.x"]),
+            "error: error parsing jsonpath {.x, unclosed action"
+        );
+        assert_eq!(
+            error(&["get", "pods", "-o=jsonpath="]),
+            "error: template format specified but no template given"
         );
         assert_eq!(
             error(&["get", "pods", "--watch=maybe"]),

@@ -6,6 +6,7 @@
 //! objects are wrapped in a `List` (`{"apiVersion": "v1", "items": [...], "kind": "List",
 //! "metadata": {"resourceVersion": ""}}`).
 
+mod jsonpath;
 mod yaml;
 
 use serde_json::{Map, Value};
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::golang;
 use crate::resource::ResourceType;
 
+pub use jsonpath::Template;
 pub use yaml::to_yaml;
 
 /// The output format (`-o`).
@@ -29,6 +31,9 @@ pub enum OutputFormat {
     Yaml,
     /// `-o name`.
     Name,
+    /// `-o jsonpath=TEMPLATE`. Parsed once per run and leaked, so the format stays
+    /// `Copy`.
+    JsonPath(&'static Template),
 }
 
 impl OutputFormat {
@@ -41,6 +46,28 @@ impl OutputFormat {
             "name" => Some(OutputFormat::Name),
             _ => None,
         }
+    }
+
+    /// Parses `get`'s `-o` value, including `jsonpath=TEMPLATE`; the error is kubectl's.
+    pub fn parse_for_get(value: &str) -> Result<OutputFormat, String> {
+        if let Some(format) = OutputFormat::parse(value) {
+            return Ok(format);
+        }
+        let template = match value.split_once('=') {
+            Some(("jsonpath", template)) => template,
+            None if value == "jsonpath" => "",
+            _ => {
+                return Err(format!(
+                    "unable to match a printer suitable for the output format {value:?}, allowed formats are: json,jsonpath,name,wide,yaml"
+                ));
+            }
+        };
+        if template.is_empty() {
+            return Err("template format specified but no template given".into());
+        }
+        let template = Template::parse(template)
+            .map_err(|e| format!("error parsing jsonpath {template}, {e}"))?;
+        Ok(OutputFormat::JsonPath(Box::leak(Box::new(template))))
     }
 
     /// Whether this is a table (`-o wide` or no `-o`).

@@ -251,7 +251,6 @@ impl Watcher {
         each_page: &mut PageHandler<'_>,
     ) -> Result<String, Error> {
         let mut params = self.params.clone();
-        params.limit = Some(CHUNK_SIZE);
         let mut resource_version = String::new();
         loop {
             let request = self.url.list(&params, self.format);

@@ -9,6 +9,7 @@ use super::{Context, Types, fetch, finish};
 use crate::cli::GetArgs;
 use crate::client::Transport;
 use crate::error::Error;
+use crate::golang;
 use crate::meta::{MetadataList, PartialObject};
 use crate::output::{self, OutputFormat};
 use crate::request::{Format, ListParams, Method, ResourceUrl};
@@ -43,6 +44,8 @@ struct Plan {
     output_watch_events: bool,
     no_headers: bool,
     show_labels: bool,
+    /// Page size of lists (`--chunk-size`); 0: no paging.
+    chunk_size: u32,
     /// One object named: print it, not a `List` (kubectl's `singleItemImplied`).
     single_item: bool,
     /// Several kinds: prefix names with `kind/` in tables.
@@ -145,6 +148,7 @@ impl Plan {
             namespace,
             label_selector: args.label_selector.clone(),
             field_selector: args.field_selector.clone(),
+            chunk_size: args.chunk_size.unwrap_or(CHUNK_SIZE),
             output: args.output,
             watch: args.watch || args.watch_only,
             watch_only: args.watch_only,
@@ -171,6 +175,7 @@ impl Plan {
         ListParams {
             label_selector: self.label_selector.clone(),
             field_selector: self.field_selector.clone(),
+            limit: (self.chunk_size > 0).then_some(self.chunk_size),
             ..Default::default()
         }
     }
@@ -206,7 +211,9 @@ pub(super) fn run(
     }
     match plan.output {
         OutputFormat::Table | OutputFormat::Wide => print_tables(&plan, transport, out, err),
-        OutputFormat::Json | OutputFormat::Yaml => print_objects(&plan, transport, out),
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::JsonPath(_) => {
+            print_objects(&plan, transport, out)
+        }
         OutputFormat::Name => print_names(&plan, transport, out),
     }
 }
@@ -254,7 +261,6 @@ fn for_each_page<T: Page>(
         name: None,
     };
     let mut params = params.clone();
-    params.limit = Some(CHUNK_SIZE);
     loop {
         let page: T = fetch(transport, &url.list(&params, format), &context)?;
         let next = page.continue_token();
@@ -394,7 +400,7 @@ fn print_objects(
     finish(errors)
 }
 
-/// Writes one object as JSON or YAML; YAML documents after the first are separated by
+/// Writes one object as JSON, YAML or through a jsonpath template; YAML documents after the first are separated by
 /// `---`, as kubectl's YAML printer does.
 fn write_document(
     document: &Value,
@@ -402,11 +408,20 @@ fn write_document(
     index: usize,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let text = if format == OutputFormat::Yaml {
-        let separator = if index > 0 { "---\n" } else { "" };
-        format!("{separator}{}", output::to_yaml(document))
-    } else {
-        output::to_json(document)
+    let text = match format {
+        OutputFormat::Yaml => {
+            let separator = if index > 0 { "---\n" } else { "" };
+            format!("{separator}{}", output::to_yaml(document))
+        }
+        // kubectl's `--allow-missing-template-keys` defaults to true.
+        OutputFormat::JsonPath(template) => template.execute(document, true).map_err(|e| {
+            let source = template.source();
+            Error::Invalid(format!(
+                "error executing jsonpath {}: Error executing template: {e}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{source}\n",
+                golang::quote(source)
+            ))
+        })?,
+        _ => output::to_json(document),
     };
     out.write_all(text.as_bytes())?;
     Ok(())
@@ -461,7 +476,7 @@ fn watch(plan: &Plan, transport: &mut dyn Transport, out: &mut dyn Write) -> Res
     let format = match plan.output {
         OutputFormat::Table | OutputFormat::Wide => Format::Table,
         OutputFormat::Name => Format::Metadata,
-        OutputFormat::Json | OutputFormat::Yaml => Format::Json,
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::JsonPath(_) => Format::Json,
     };
     let mut watcher = Watcher::new(
         plan.url(&target.resource)?,
@@ -627,6 +642,24 @@ mod tests {
     }
 
     #[test]
+    fn chunk_size_sets_the_page_size_and_zero_turns_paging_off() {
+        let table = r#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"5"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","priority":0}],"rows":[{"cells":["a"]}]}"#;
+        let mut t = FakeTransport::new()
+            .json("/api/v1/namespaces/demo/pods?limit=2", 200, table)
+            .json("/api/v1/namespaces/demo/pods", 200, table);
+        let (code, out, _) = run_with(&["get", "pods", "-n", "demo", "--chunk-size", "2"], &mut t);
+        assert_eq!((code, out.as_str()), (0, "NAME\na\n"));
+        let (code, out, _) = run_with(&["get", "pods", "-n", "demo", "--chunk-size=0"], &mut t);
+        assert_eq!((code, out.as_str()), (0, "NAME\na\n"));
+        let (code, _, err) = run_with(&["get", "pods", "--chunk-size", "many"], &mut t);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains(r#"invalid argument "many" for "--chunk-size" flag"#),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn get_empty_list_says_no_resources_found_on_stderr() {
         let empty = r#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"8384"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","priority":0}],"rows":[]}"#;
         let mut t = FakeTransport::new()
@@ -741,6 +774,69 @@ mod tests {
         assert_eq!(t.requests[0].header("accept"), Some("application/json"));
         let pod: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(pod["metadata"]["name"], "demo-00001");
+    }
+
+    #[test]
+    fn get_jsonpath_applies_the_template_to_the_list() {
+        let mut t =
+            FakeTransport::new().fixture("/api/v1/namespaces/demo/pods?limit=500", PODS_LIST);
+        let (code, out, err) = run_with(
+            &[
+                "get",
+                "pods",
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+            &mut t,
+        );
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert_eq!(t.requests[0].header("accept"), Some("application/json"));
+        let names: Vec<String> = (0..50).map(|i| format!("demo-{i:05}")).collect();
+        assert_eq!(out, names.join(" "));
+
+        let (code, out, _) = run_with(
+            &[
+                "get",
+                "pods",
+                "-n",
+                "demo",
+                r#"-o=jsonpath={range .items[?(@.status.phase!="Running")]}{.metadata.name}{"\t"}{.status.phase}{"\n"}{end}"#,
+            ],
+            &mut t,
+        );
+        assert_eq!(code, 0);
+        let pending: String = (0..50)
+            .step_by(5)
+            .map(|i| format!("demo-{i:05}\tPending\n"))
+            .collect();
+        assert_eq!(out, pending);
+    }
+
+    #[test]
+    fn get_jsonpath_applies_the_template_to_a_single_object() {
+        let mut t = FakeTransport::new().fixture(
+            "/api/v1/namespaces/demo/pods/demo-00001",
+            include_str!("../../../tests/fixtures/pod-get.http"),
+        );
+        let (code, out, err) = run_with(
+            &[
+                "get",
+                "pod/demo-00001",
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.metadata.name} {..image} [{.metadata.nope}]",
+            ],
+            &mut t,
+        );
+        assert_eq!((code, err.as_str()), (0, ""));
+        // `..image` finds the spec's and the container status's image.
+        assert_eq!(
+            out,
+            "demo-00001 registry.k8s.io/pause:3.10 registry.k8s.io/pause:3.10 []"
+        );
     }
 
     #[test]
