@@ -370,3 +370,24 @@ fn followed_log_resumes_after_a_drop_without_repeating_lines() {
     assert!(logs.len() >= 2, "{logs:?}");
     assert!(logs[1].contains("sinceTime="), "{logs:?}");
 }
+
+#[test]
+fn jsonpath_output_and_chunked_lists() {
+    let cluster = Cluster::admin();
+    let names = cluster.kubectl(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
+    assert_eq!(names.code(), 0, "{names:?}");
+    let listed: Vec<&str> = names.stdout.split_whitespace().collect();
+    assert_eq!(listed.len(), 50, "{names:?}");
+    assert_eq!(listed[1], "demo-00001");
+
+    let paged = cluster.kubectl(&["get", "pods", "--chunk-size", "20"]);
+    assert_eq!(paged.code(), 0, "{paged:?}");
+    assert_eq!(paged.stdout.lines().count(), 51, "{paged:?}");
+    let pages: Vec<String> = cluster
+        .paths()
+        .into_iter()
+        .filter(|p| p.starts_with("/api/v1/namespaces/demo/pods") && p.contains("limit=20"))
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages[1].contains("continue="), "{pages:?}");
+}
