@@ -244,15 +244,9 @@ const fn cluster(
     kind: &'static str,
     short_names: &'static [&'static str],
 ) -> Builtin {
-    Builtin {
-        group,
-        version,
-        plural,
-        singular,
-        kind,
-        short_names,
-        namespaced: false,
-    }
+    let mut builtin = ns(group, version, plural, singular, kind, short_names);
+    builtin.namespaced = false;
+    builtin
 }
 
 /// The listable resources of kube-apiserver v1.36 (from its aggregated discovery,
