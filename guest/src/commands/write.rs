@@ -111,6 +111,68 @@ fn keep_going(result: Result<(), Error>, errors: &mut Vec<Error>) -> Result<(), 
     }
 }
 
+/// One object of the `-f` input, resolved to where it goes on the server.
+struct Resolved<'a> {
+    /// The file it came from (`STDIN` for `-`), for error messages.
+    source: &'a str,
+    object: &'a Manifest,
+    resource: ResourceType,
+    url: ResourceUrl,
+    /// The object as JSON (also valid YAML, for server-side apply).
+    body: Vec<u8>,
+    group_resource: String,
+}
+
+impl Resolved<'_> {
+    /// The request body, moved out (each object is sent once).
+    fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    fn context(&self, method: Method) -> RequestContext<'_> {
+        RequestContext {
+            method,
+            resource: Some(&self.group_resource),
+            name: Some(&self.object.name),
+        }
+    }
+}
+
+/// Reads every `-f` object, resolves its kind, namespace and URL, and hands it to `each`.
+/// A server error on one object is collected and the rest still go (as kubectl does).
+fn for_each_manifest(
+    args: &WriteArgs,
+    context: &Context,
+    transport: &mut dyn Transport,
+    types: &mut Types<'_>,
+    files: &mut dyn Files,
+    err: &mut dyn Write,
+    mut each: impl FnMut(&mut dyn Transport, Resolved<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut errors = Vec::new();
+    for (source, object) in read_manifests(args, files)? {
+        let result = (|| {
+            let resource = types.resolve_kind(transport, err, &object.api_version, &object.kind)?;
+            let namespace = namespace_of(&object, args, context)?;
+            let url = ResourceUrl::new(&resource, Some(&namespace))?;
+            let body =
+                serde_json::to_vec(&object.object).map_err(|e| Error::Invalid(e.to_string()))?;
+            let group_resource = resource.group_resource();
+            let resolved = Resolved {
+                source: &source,
+                object: &object,
+                resource,
+                url,
+                body,
+                group_resource,
+            };
+            each(transport, resolved)
+        })();
+        keep_going(result, &mut errors)?;
+    }
+    finish(errors)
+}
+
 /// `create -f`: POSTs each object.
 pub(super) fn create(
     args: &WriteArgs,
@@ -121,35 +183,28 @@ pub(super) fn create(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let mut errors = Vec::new();
-    for (source, object) in read_manifests(args, files)? {
-        let result = (|| {
-            let resource = types.resolve_kind(transport, err, &object.api_version, &object.kind)?;
-            let namespace = namespace_of(&object, args, context)?;
-            let url = ResourceUrl::new(&resource, Some(&namespace))?;
-            let body =
-                serde_json::to_vec(&object.object).map_err(|e| Error::Invalid(e.to_string()))?;
-            let request = url.create(body, &params(args));
-            let group_resource = resource.group_resource();
-            let request_context = RequestContext {
-                method: Method::Post,
-                resource: Some(&group_resource),
-                name: Some(&object.name),
-            };
-            let created: PartialObject = fetch(transport, &request, &request_context)
-                .map_err(|e| with_source(e, "creating", &source))?;
+    for_each_manifest(
+        args,
+        context,
+        transport,
+        types,
+        files,
+        err,
+        |transport, mut target| {
+            let body = target.take_body();
+            let request = target.url.create(body, &params(args));
+            let created: PartialObject = fetch(transport, &request, &target.context(Method::Post))
+                .map_err(|e| with_source(e, "creating", target.source))?;
             writeln!(
                 out,
                 "{}/{} created{}",
-                resource.kind_prefix(),
+                target.resource.kind_prefix(),
                 created.metadata.name,
                 dry_run_suffix(args)
             )?;
             Ok(())
-        })();
-        keep_going(result, &mut errors)?;
-    }
-    finish(errors)
+        },
+    )
 }
 
 /// `apply -f`: server-side apply of each object (a PATCH with the whole intent).
@@ -162,24 +217,22 @@ pub(super) fn apply(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let mut errors = Vec::new();
-    for (source, object) in read_manifests(args, files)? {
-        let result = (|| {
-            let resource = types.resolve_kind(transport, err, &object.api_version, &object.kind)?;
-            let namespace = namespace_of(&object, args, context)?;
-            let url = ResourceUrl::new(&resource, Some(&namespace))?;
+    for_each_manifest(
+        args,
+        context,
+        transport,
+        types,
+        files,
+        err,
+        |transport, mut target| {
             // Apply bodies may be YAML; JSON is YAML, and is what we have parsed.
-            let body =
-                serde_json::to_vec(&object.object).map_err(|e| Error::Invalid(e.to_string()))?;
-            let request = url.patch(&object.name, PatchType::Apply, body, &params(args))?;
-            let group_resource = resource.group_resource();
-            let request_context = RequestContext {
-                method: Method::Patch,
-                resource: Some(&group_resource),
-                name: Some(&object.name),
-            };
+            let body = target.take_body();
+            let request =
+                target
+                    .url
+                    .patch(&target.object.name, PatchType::Apply, body, &params(args))?;
             let applied: Result<PartialObject, Error> =
-                fetch(transport, &request, &request_context);
+                fetch(transport, &request, &target.context(Method::Patch));
             match applied {
                 Ok(_) => {}
                 Err(Error::Server(status)) if status.code == 409 && status.reason == "Conflict" => {
@@ -188,20 +241,18 @@ pub(super) fn apply(
                         status.message
                     )));
                 }
-                Err(e) => return Err(with_source(e, "serverside-applying", &source)),
+                Err(e) => return Err(with_source(e, "serverside-applying", target.source)),
             }
             writeln!(
                 out,
                 "{}/{} serverside-applied{}",
-                resource.kind_prefix(),
-                object.name,
+                target.resource.kind_prefix(),
+                target.object.name,
                 dry_run_suffix(args)
             )?;
             Ok(())
-        })();
-        keep_going(result, &mut errors)?;
-    }
-    finish(errors)
+        },
+    )
 }
 
 /// The `TYPE NAME...` or `TYPE/NAME...` of `delete` and `patch`.
