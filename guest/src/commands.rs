@@ -21,6 +21,7 @@ use crate::cli::{self, Command, SHORT_USAGE, USAGE};
 use crate::client::{Response, Transport};
 use crate::discovery::Discoverer;
 use crate::error::Error;
+use crate::liststream::{ListError, ListReader};
 use crate::request::Request;
 use crate::resource::{ResourceResolver, ResourceType};
 use crate::retry;
@@ -225,6 +226,48 @@ fn fetch<T: DeserializeOwned>(
         request: format!("{} {}", request.method.as_str(), request.path_and_query),
         reason: e.to_string(),
     })
+}
+
+/// The type a list says its items are, for kubectl's `apiVersion`/`kind` on each item.
+#[derive(Debug, Default, Clone)]
+struct ListType {
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+/// Sends a list `request` and decodes the elements of its `array_key` array (`items`,
+/// or a Table's `rows`) one by one as the body arrives, handing each to `each` (see
+/// [`crate::liststream`]). Returns the list's `continue` token.
+fn fetch_items<T: DeserializeOwned>(
+    transport: &mut dyn Transport,
+    request: &Request,
+    context: &RequestContext<'_>,
+    array_key: &'static str,
+    each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
+) -> Result<String, Error> {
+    let decode_error = |reason: String| Error::Decode {
+        request: format!("{} {}", request.method.as_str(), request.path_and_query),
+        reason,
+    };
+    let mut response = send(transport, request, context)?;
+    let mut reader = ListReader::new(&mut *response.body, array_key);
+    let mut list_type = None;
+    loop {
+        let item = match reader.next_item() {
+            Ok(Some(bytes)) => serde_json::from_slice::<T>(bytes)
+                .map_err(|e| decode_error(format!("{array_key}: {e}")))?,
+            Ok(None) => break,
+            Err(ListError::Body(e)) => return Err(e.into()),
+            Err(ListError::Malformed(reason)) => return Err(decode_error(reason)),
+        };
+        // Servers send `kind` and `apiVersion` before the items; read them once.
+        let list_type = list_type.get_or_insert_with(|| ListType {
+            api_version: reader.string_field("apiVersion"),
+            kind: reader.string_field("kind"),
+        });
+        each(item, list_type)?;
+    }
+    Ok(reader.continue_token())
 }
 
 /// Ends a command that collected errors along the way (kubectl's `ContinueOnError`).

@@ -10,6 +10,7 @@
 //! - [`retry`]: when a request is retried, and reconnection backoff;
 //! - [`status`]: the server's `Status` errors, formatted as kubectl formats them;
 //! - [`table`]: server-side tables and kubectl's table printer;
+//! - [`liststream`]: list bodies decoded item by item as they arrive;
 //! - [`logstream`]: log lines, and resuming a followed log without repeating lines;
 //! - [`watch`]: the incremental watch-stream parser;
 //! - [`watcher`]: list-then-watch that resumes, relists on `410 Gone` and backs off;
@@ -28,6 +29,7 @@ pub mod commands;
 pub mod discovery;
 pub mod error;
 mod golang;
+pub mod liststream;
 pub mod logstream;
 pub mod manifest;
 pub mod meta;

@@ -186,39 +186,39 @@ pub fn watch_event_object(event_type: &str, object: Value) -> Value {
 }
 
 /// The items of a list response, each with the `apiVersion` and `kind` the server
-/// leaves out of list items (`PodList` items are `Pod`s), as kubectl's decoding adds.
+/// leaves out of list items (see [`add_item_type`]).
 pub fn list_items(list: Value) -> Vec<Value> {
     let Value::Object(mut list) = list else {
         return Vec::new();
     };
-    let api_version = list
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let item_kind = list
-        .get("kind")
-        .and_then(Value::as_str)
-        .map(|k| k.strip_suffix("List").unwrap_or(k).to_string());
-    let Some(Value::Array(items)) = list.remove("items") else {
+    let Some(Value::Array(mut items)) = list.remove("items") else {
         return Vec::new();
     };
+    let api_version = list.get("apiVersion").and_then(Value::as_str);
+    let list_kind = list.get("kind").and_then(Value::as_str);
+    for item in &mut items {
+        add_item_type(item, api_version, list_kind);
+    }
     items
-        .into_iter()
-        .map(|mut item| {
-            if let Value::Object(fields) = &mut item {
-                let has_type = fields.contains_key("apiVersion") || fields.contains_key("kind");
-                if !has_type {
-                    if let Some(v) = &api_version {
-                        fields.insert("apiVersion".into(), Value::String(v.clone()));
-                    }
-                    if let Some(k) = &item_kind {
-                        fields.insert("kind".into(), Value::String(k.clone()));
-                    }
-                }
-            }
-            item
-        })
-        .collect()
+}
+
+/// Gives a list item the `apiVersion` and `kind` the server leaves out of list items
+/// (`PodList` items are `Pod`s), as kubectl's decoding adds them. An item that has
+/// either already is left alone.
+pub fn add_item_type(item: &mut Value, api_version: Option<&str>, list_kind: Option<&str>) {
+    let Value::Object(fields) = item else {
+        return;
+    };
+    if fields.contains_key("apiVersion") || fields.contains_key("kind") {
+        return;
+    }
+    if let Some(v) = api_version {
+        fields.insert("apiVersion".into(), Value::String(v.into()));
+    }
+    if let Some(k) = list_kind {
+        let kind = k.strip_suffix("List").unwrap_or(k);
+        fields.insert("kind".into(), Value::String(kind.into()));
+    }
 }
 
 /// The `List` kubectl prints for several objects (or a list response).
@@ -231,6 +231,63 @@ pub fn list_object(items: Vec<Value>) -> Value {
     list.insert("kind".into(), Value::String("List".into()));
     list.insert("metadata".into(), Value::Object(metadata));
     Value::Object(list)
+}
+
+/// Prints a kubectl `List` (`-o json`, `-o yaml`) one item at a time, so that a long
+/// list is never held whole: the bytes are those of printing [`list_object`] of all the
+/// items at once. kubectl's keys are sorted, so `apiVersion` and `items` come before the
+/// items and `kind` and `metadata` after them.
+#[derive(Debug)]
+pub struct ListPrinter {
+    yaml: bool,
+    items: usize,
+}
+
+impl ListPrinter {
+    /// A printer of a JSON (`yaml: false`) or YAML list.
+    pub fn new(yaml: bool) -> Self {
+        ListPrinter { yaml, items: 0 }
+    }
+
+    /// Prints the next item.
+    pub fn item(&mut self, item: &Value, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut text = String::new();
+        if self.yaml {
+            if self.items == 0 {
+                text.push_str("apiVersion: v1\nitems:\n");
+            }
+            // A sequence item under a top-level key: go-yaml does not indent the `- `.
+            for (i, line) in to_yaml(item).lines().enumerate() {
+                match (i, line.is_empty()) {
+                    (0, _) => text.push_str("- "),
+                    (_, false) => text.push_str("  "),
+                    (_, true) => {}
+                }
+                text.push_str(line);
+                text.push('\n');
+            }
+        } else {
+            text.push_str(if self.items == 0 {
+                "{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n        "
+            } else {
+                ",\n        "
+            });
+            write_json(item, "    ", 2, &mut text);
+        }
+        self.items += 1;
+        out.write_all(text.as_bytes())
+    }
+
+    /// Ends the list (an empty one is printed whole here).
+    pub fn finish(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let text = match (self.items, self.yaml) {
+            (0, false) => to_json(&list_object(Vec::new())),
+            (0, true) => to_yaml(&list_object(Vec::new())),
+            (_, false) => "\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n".to_string(),
+            (_, true) => "kind: List\nmetadata:\n  resourceVersion: \"\"\n".to_string(),
+        };
+        out.write_all(text.as_bytes())
+    }
 }
 
 /// One `-o name` line: `pod/demo-00001`, `deployment.apps/web`.
@@ -323,5 +380,39 @@ mod tests {
         assert_eq!(OutputFormat::parse("jsonpath={.x}"), None);
         assert!(OutputFormat::Wide.is_table());
         assert!(!OutputFormat::Name.is_table());
+    }
+
+    /// The streamed list printed with `ListPrinter`, and the same list printed whole.
+    fn streamed_and_whole(items: &[Value], yaml: bool) -> (String, String) {
+        let mut streamed = Vec::new();
+        let mut printer = ListPrinter::new(yaml);
+        for item in items {
+            printer.item(item, &mut streamed).unwrap();
+        }
+        printer.finish(&mut streamed).unwrap();
+        let list = list_object(items.to_vec());
+        let whole = if yaml { to_yaml(&list) } else { to_json(&list) };
+        (String::from_utf8(streamed).unwrap(), whole)
+    }
+
+    #[test]
+    fn streamed_lists_print_the_same_bytes_as_whole_lists() {
+        let pods = list_items(
+            serde_json::from_slice(fixture_body(include_str!(
+                "../../tests/fixtures/pods-demo-list.http"
+            )))
+            .unwrap(),
+        );
+        let odd = vec![
+            json!({"kind": "ConfigMap", "data": {"script": "line 1\n\n  indented\n", "empty": ""}}),
+            json!({"a": [], "b": {}, "c": [[1, 2], {"d": null}], "e": "<&>"}),
+            json!("a string item"),
+        ];
+        for items in [&pods[..], &pods[..1], &odd[..], &[]] {
+            for yaml in [false, true] {
+                let (streamed, whole) = streamed_and_whole(items, yaml);
+                assert_eq!(streamed, whole, "yaml: {yaml}, {} items", items.len());
+            }
+        }
     }
 }

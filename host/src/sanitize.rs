@@ -23,6 +23,13 @@ const FORBIDDEN_HEADER_PREFIXES: &[&str] = &["impersonate-", "proxy-"];
 /// Returns why a header the guest set is refused, if it is.
 pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     let lower = name.to_ascii_lowercase();
+    if lower == "accept-encoding" {
+        // The host negotiates compression and decodes it, so a guest reads the same bytes
+        // whatever the wire carried.
+        return Err(
+            "the guest may not set the \"accept-encoding\" header: the host negotiates compression and always hands the guest decoded bytes".into(),
+        );
+    }
     if FORBIDDEN_HEADERS.contains(&lower.as_str())
         || FORBIDDEN_HEADER_PREFIXES
             .iter()
@@ -52,6 +59,12 @@ mod tests {
     fn rejects_authorization_header_in_any_case() {
         assert!(check_header("Authorization", "Bearer x").is_err());
         assert!(check_header("AUTHORIZATION", "Bearer x").is_err());
+    }
+
+    #[test]
+    fn rejects_accept_encoding_because_the_host_decodes_compression() {
+        let err = check_header("Accept-Encoding", "br").unwrap_err();
+        assert!(err.contains("decoded bytes"), "{err}");
     }
 
     #[test]

@@ -79,7 +79,16 @@ impl Transport {
 
     /// Sends `request` (its URI is a path and query relative to the server) and returns
     /// the response head with a streaming body.
-    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
+    pub async fn send(&self, mut request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
+        if is_stream(request.uri()) {
+            // Kubernetes 1.37 gzips a watch one gzip member per event, and the decompression
+            // layer decodes only the first member (tower-http#737); kube-client opts its
+            // watches out the same way. Streams are small per event anyway.
+            request.headers_mut().insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static("identity"),
+            );
+        }
         self.client
             .send(request)
             .await
@@ -157,6 +166,16 @@ impl Transport {
     }
 }
 
+/// Whether `uri` asks for a stream that stays open (a watch or a followed log), by the
+/// query parameters the API server reads (`watch=true|1`, `follow=true|1`).
+fn is_stream(uri: &http::Uri) -> bool {
+    uri.query().is_some_and(|query| {
+        form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
+            matches!(key.as_ref(), "watch" | "follow") && matches!(value.as_ref(), "true" | "1")
+        })
+    })
+}
+
 /// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
 /// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1).
 fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
@@ -180,8 +199,18 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
     let https = https.enable_http1().enable_http2().wrap_connector(http);
     let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, kube::client::Body>(https);
+    // gzip on the wire, as kubectl asks for it: the server compresses responses over
+    // 128 KiB, and a 10,000-pod list shrinks about 25-fold. Only gzip, as kube-client and
+    // client-go accept; the guest always sees decoded bytes (it may not set
+    // Accept-Encoding itself, see `sanitize`).
+    let decompression = tower_http::decompression::DecompressionLayer::new()
+        .gzip(!config.disable_compression)
+        .no_br()
+        .no_deflate()
+        .no_zstd();
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
+        .layer(decompression)
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }));
@@ -222,4 +251,29 @@ pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_and_followed_logs_are_streams() {
+        let stream = |uri: &str| is_stream(&uri.parse().unwrap());
+        assert!(stream("/api/v1/pods?watch=true"));
+        assert!(stream(
+            "/api/v1/namespaces/demo/pods?labelSelector=a%3Db&watch=1"
+        ));
+        assert!(stream(
+            "/api/v1/namespaces/demo/pods/p/log?follow=true&container=c"
+        ));
+        assert!(
+            stream("/api/v1/pods?w%61tch=true"),
+            "keys are read percent-decoded"
+        );
+        assert!(!stream("/api/v1/pods"));
+        assert!(!stream("/api/v1/pods?watch=false"));
+        assert!(!stream("/api/v1/namespaces/demo/pods/p/log?follow=0"));
+        assert!(!stream("/api/v1/pods?fieldSelector=watch%3Dtrue"));
+    }
 }

@@ -5,13 +5,13 @@ use std::io::Write;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Context, Types, fetch, finish};
+use super::{Context, ListType, Types, fetch, fetch_items, finish};
 use crate::cli::GetArgs;
 use crate::client::Transport;
 use crate::error::Error;
 use crate::golang;
-use crate::meta::{MetadataList, PartialObject};
-use crate::output::{self, OutputFormat};
+use crate::meta::PartialObject;
+use crate::output::{self, ListPrinter, OutputFormat};
 use crate::request::{Format, ListParams, Method, ResourceUrl};
 use crate::resource::ResourceType;
 use crate::status::RequestContext;
@@ -218,40 +218,14 @@ pub(super) fn run(
     }
 }
 
-/// A list response page, for following `continue` tokens.
-trait Page: DeserializeOwned {
-    fn continue_token(&self) -> String;
-}
-
-impl Page for Table {
-    fn continue_token(&self) -> String {
-        self.metadata.continue_token.clone()
-    }
-}
-
-impl Page for MetadataList {
-    fn continue_token(&self) -> String {
-        self.metadata.continue_token.clone()
-    }
-}
-
-impl Page for Value {
-    fn continue_token(&self) -> String {
-        self.pointer("/metadata/continue")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-/// Lists `resource` page by page (kubectl's chunking), handing each page to `each`.
-fn for_each_page<T: Page>(
+/// Lists `resource` as server-side Tables page by page (kubectl's chunking), handing
+/// each page to `each`: kubectl's printer aligns the columns of a page.
+fn for_each_page(
     transport: &mut dyn Transport,
     plan: &Plan,
     resource: &ResourceType,
     params: &ListParams,
-    format: Format,
-    each: &mut dyn FnMut(T) -> Result<(), Error>,
+    each: &mut dyn FnMut(Table) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let url = plan.url(resource)?;
     let group_resource = resource.group_resource();
@@ -262,9 +236,41 @@ fn for_each_page<T: Page>(
     };
     let mut params = params.clone();
     loop {
-        let page: T = fetch(transport, &url.list(&params, format), &context)?;
-        let next = page.continue_token();
+        let page: Table = fetch(transport, &url.list(&params, Format::Table), &context)?;
+        let next = page.metadata.continue_token.clone();
         each(page)?;
+        if next.is_empty() {
+            return Ok(());
+        }
+        params.continue_token = Some(next);
+    }
+}
+
+/// Lists `resource` page by page, decoding each item as `T` as it arrives and handing
+/// it to `each` with the type its list names.
+fn for_each_item<T: DeserializeOwned>(
+    transport: &mut dyn Transport,
+    plan: &Plan,
+    resource: &ResourceType,
+    format: Format,
+    each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let url = plan.url(resource)?;
+    let group_resource = resource.group_resource();
+    let context = RequestContext {
+        method: Method::Get,
+        resource: Some(&group_resource),
+        name: None,
+    };
+    let mut params = plan.list_params();
+    loop {
+        let next = fetch_items(
+            transport,
+            &url.list(&params, format),
+            &context,
+            "items",
+            each,
+        )?;
         if next.is_empty() {
             return Ok(());
         }
@@ -324,7 +330,6 @@ fn print_tables(
                 plan,
                 &target.resource,
                 &plan.list_params(),
-                Format::Table,
                 &mut |page: Table| {
                     rows += page.rows.len();
                     printer.print(&page);
@@ -362,42 +367,88 @@ fn print_objects(
     transport: &mut dyn Transport,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
+    // A list as JSON or YAML is printed item by item as it arrives; one object, and
+    // jsonpath (whose template may look at any item), need the whole document.
+    let mut sink = match plan.output {
+        OutputFormat::Json | OutputFormat::Yaml if !plan.single_item => {
+            Objects::Stream(ListPrinter::new(plan.output == OutputFormat::Yaml))
+        }
+        _ => Objects::Collect(Vec::new()),
+    };
     let mut errors = Vec::new();
-    let mut items: Vec<Value> = Vec::new();
+    let result = collect_objects(plan, transport, &mut sink, out, &mut errors);
+    let document = match sink {
+        Objects::Stream(printer) => {
+            // Even after a failure, so that what was printed is a whole document.
+            printer.finish(out)?;
+            return result.and(finish(errors));
+        }
+        Objects::Collect(_) if result.is_err() => return result,
+        Objects::Collect(mut items) if plan.single_item => match items.pop() {
+            Some(object) => object,
+            // The one object asked for failed: only its error is printed.
+            None => return finish(errors),
+        },
+        Objects::Collect(items) => output::list_object(items),
+    };
+    write_document(&document, plan.output, 0, out)?;
+    finish(errors)
+}
+
+/// Where `print_objects` puts each object.
+enum Objects {
+    /// Printed at once, into one `List`.
+    Stream(ListPrinter),
+    /// Kept for printing as one document.
+    Collect(Vec<Value>),
+}
+
+impl Objects {
+    fn push(&mut self, object: Value, out: &mut dyn Write) -> Result<(), Error> {
+        match self {
+            Objects::Stream(printer) => printer.item(&object, out).map_err(Error::Output),
+            Objects::Collect(items) => {
+                items.push(object);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn collect_objects(
+    plan: &Plan,
+    transport: &mut dyn Transport,
+    sink: &mut Objects,
+    out: &mut dyn Write,
+    errors: &mut Vec<Error>,
+) -> Result<(), Error> {
     for target in &plan.targets {
         if target.names.is_empty() {
-            let result = for_each_page(
+            let result = for_each_item(
                 transport,
                 plan,
                 &target.resource,
-                &plan.list_params(),
                 Format::Json,
-                &mut |page: Value| {
-                    items.extend(output::list_items(page));
-                    Ok(())
+                &mut |mut item: Value, list: &ListType| {
+                    output::add_item_type(
+                        &mut item,
+                        list.api_version.as_deref(),
+                        list.kind.as_deref(),
+                    );
+                    sink.push(item, out)
                 },
             );
-            keep_going(result, &mut errors)?;
+            keep_going(result, errors)?;
         } else {
             for name in &target.names {
                 let object =
                     get_one::<Value>(transport, plan, &target.resource, name, Format::Json)
-                        .map(|object| items.push(object));
-                keep_going(object, &mut errors)?;
+                        .and_then(|object| sink.push(object, out));
+                keep_going(object, errors)?;
             }
         }
     }
-    let document = if plan.single_item {
-        match items.pop() {
-            Some(object) => object,
-            // The one object asked for failed: only its error is printed.
-            None => return finish(errors),
-        }
-    } else {
-        output::list_object(items)
-    };
-    write_document(&document, plan.output, 0, out)?;
-    finish(errors)
+    Ok(())
 }
 
 /// Writes one object as JSON, YAML or through a jsonpath template; YAML documents after the first are separated by
@@ -436,16 +487,13 @@ fn print_names(
     for target in &plan.targets {
         let resource = &target.resource;
         if target.names.is_empty() {
-            let result = for_each_page(
+            let result = for_each_item(
                 transport,
                 plan,
                 resource,
-                &plan.list_params(),
                 Format::Metadata,
-                &mut |page: MetadataList| {
-                    for item in page.items {
-                        out.write_all(output::name_line(resource, &item.metadata.name).as_bytes())?;
-                    }
+                &mut |item: PartialObject, _: &ListType| {
+                    out.write_all(output::name_line(resource, &item.metadata.name).as_bytes())?;
                     Ok(())
                 },
             );
@@ -851,6 +899,38 @@ mod tests {
         assert_eq!(list["items"][0]["kind"], "Pod");
         assert_eq!(list["items"].as_array().unwrap().len(), 50);
         assert!(out.ends_with("    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"));
+    }
+
+    #[test]
+    fn get_list_as_json_streams_pages_and_closes_the_list_when_a_page_fails() {
+        let page1 = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"c2"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#;
+        let mut t = FakeTransport::new()
+            .chunks(
+                "/api/v1/namespaces/demo/pods?limit=500",
+                200,
+                page1.as_bytes().chunks(9).map(<[u8]>::to_vec).collect(),
+            )
+            .failing_chunks(
+                "/api/v1/namespaces/demo/pods?continue=c2&limit=500",
+                vec![
+                    br#"{"kind":"PodList","apiVersion":"v1","items":[{"metadata":{"name":"c"}},"#
+                        .to_vec(),
+                ],
+                ClientError::Body("connection reset".into()),
+            );
+        let (code, out, err) = run_with(&["get", "pods", "-n", "demo", "-o", "json"], &mut t);
+        assert_eq!(code, 1);
+        assert!(err.contains("connection reset"), "{err}");
+        // The items that arrived, each with its type, in a document that still parses.
+        let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(list["items"][2]["kind"], "Pod");
     }
 
     #[test]

@@ -1,0 +1,452 @@
+//! Lists decoded as their bytes arrive, one item at a time.
+//!
+//! A 10,000-pod list is 47 MB of JSON. Reading it whole and then building a
+//! `serde_json::Value` of it costs several times that in linear memory, which a wasm
+//! instance never gives back. [`ListReader`] reads the body in the host's chunks and hands
+//! out each element of the list's array (`items`, or a Table's `rows`) as its own slice of
+//! JSON, so a printer needs memory for one item, not for the list. The other top-level
+//! fields (`kind`, `apiVersion`, `metadata` with the `continue` token) are kept as raw JSON
+//! text; they are small.
+//!
+//! Only the list's structure is scanned here (strings, nesting); each item is then decoded
+//! by `serde_json` from one contiguous slice, its fastest path.
+
+use serde::Deserialize;
+
+use crate::client::{BodyStream, ClientError};
+
+/// Why a list body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListError {
+    /// Reading the body failed.
+    Body(ClientError),
+    /// The body is not a JSON object of the expected shape.
+    Malformed(String),
+}
+
+/// Where the reader is in the list object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before the opening `{`.
+    Start,
+    /// Inside the object, before a key or the closing `}`.
+    Key {
+        /// No field read yet (so no `,` is expected).
+        first: bool,
+    },
+    /// Inside the array, before an element or the closing `]`.
+    Array { first: bool },
+    /// After the closing `}`.
+    Done,
+}
+
+/// Progress of scanning one JSON value, kept across body chunks so that a value split
+/// over many chunks is scanned once.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scan {
+    /// Offset of the value's first byte in the buffer.
+    start: usize,
+    /// Offset of the next byte to look at.
+    pos: usize,
+    /// Open `{` and `[` (0 before the first byte is seen).
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// Reads a list response's array elements one by one (see the module docs).
+pub struct ListReader<'b> {
+    body: &'b mut dyn BodyStream,
+    array_key: &'static str,
+    buf: Vec<u8>,
+    /// Bytes of `buf` before this are consumed.
+    pos: usize,
+    eof: bool,
+    state: State,
+    /// The other top-level fields, as raw JSON.
+    fields: Vec<(String, Vec<u8>)>,
+}
+
+impl<'b> ListReader<'b> {
+    /// A reader of `body` whose elements are the array under `array_key`.
+    pub fn new(body: &'b mut dyn BodyStream, array_key: &'static str) -> Self {
+        ListReader {
+            body,
+            array_key,
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+            state: State::Start,
+            fields: Vec::new(),
+        }
+    }
+
+    /// The next element's JSON text, or `None` after the last one. After `None` the
+    /// whole body has been read, so every other field is available from [`Self::field`].
+    pub fn next_item(&mut self) -> Result<Option<&[u8]>, ListError> {
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Start => {
+                    match self.next_byte()? {
+                        Some(b'{') => self.state = State::Key { first: true },
+                        Some(other) => {
+                            return Err(malformed(format!(
+                                "expected a JSON object, found {:?}",
+                                other as char
+                            )));
+                        }
+                        None => return Err(malformed("the body is empty".into())),
+                    }
+                    self.pos += 1;
+                }
+                State::Key { first } => {
+                    match self.next_byte()? {
+                        Some(b'}') => {
+                            self.pos += 1;
+                            self.state = State::Done;
+                            self.expect_end()?;
+                            continue;
+                        }
+                        Some(b',') if !first => {
+                            self.pos += 1;
+                            continue;
+                        }
+                        Some(b'"') => {}
+                        Some(other) => {
+                            return Err(malformed(format!(
+                                "expected a field name, found {:?}",
+                                other as char
+                            )));
+                        }
+                        None => return Err(truncated()),
+                    }
+                    let (start, end) = self.scan_value()?;
+                    let key: String = serde_json::from_slice(&self.buf[start..end])
+                        .map_err(|e| malformed(format!("bad field name: {e}")))?;
+                    self.pos = end;
+                    match self.next_byte()? {
+                        Some(b':') => self.pos += 1,
+                        _ => return Err(malformed(format!("expected ':' after {key:?}"))),
+                    }
+                    if self.next_byte()?.is_none() {
+                        return Err(truncated());
+                    }
+                    self.state = State::Key { first: false };
+                    if key == self.array_key && self.buf[self.pos] == b'[' {
+                        self.pos += 1;
+                        self.state = State::Array { first: true };
+                        continue;
+                    }
+                    // Any other field, including a `null` array: kept as text.
+                    let (start, end) = self.scan_value()?;
+                    self.fields.push((key, self.buf[start..end].to_vec()));
+                    self.pos = end;
+                }
+                State::Array { first } => {
+                    match self.next_byte()? {
+                        Some(b']') => {
+                            self.pos += 1;
+                            self.state = State::Key { first: false };
+                            continue;
+                        }
+                        Some(b',') if !first => {
+                            self.pos += 1;
+                            if self.next_byte()?.is_none() {
+                                return Err(truncated());
+                            }
+                        }
+                        Some(_) if first => {}
+                        Some(other) => {
+                            return Err(malformed(format!(
+                                "expected ',' or ']' in {:?}, found {:?}",
+                                self.array_key, other as char
+                            )));
+                        }
+                        None => return Err(truncated()),
+                    }
+                    self.state = State::Array { first: false };
+                    let (start, end) = self.scan_value()?;
+                    self.pos = end;
+                    return Ok(Some(&self.buf[start..end]));
+                }
+            }
+        }
+    }
+
+    /// A top-level field other than the array, as raw JSON, if it has been read.
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_slice())
+    }
+
+    /// A top-level string field (`kind`, `apiVersion`), if it has been read.
+    pub fn string_field(&self, name: &str) -> Option<String> {
+        self.field(name)
+            .and_then(|raw| serde_json::from_slice(raw).ok())
+    }
+
+    /// `metadata.continue`: the token for the next page, empty on the last one.
+    pub fn continue_token(&self) -> String {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct ListMeta {
+            #[serde(rename = "continue")]
+            continue_token: Option<String>,
+        }
+        self.field("metadata")
+            .and_then(|raw| serde_json::from_slice::<ListMeta>(raw).ok())
+            .and_then(|meta| meta.continue_token)
+            .unwrap_or_default()
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it (`None` at the end
+    /// of the body).
+    fn next_byte(&mut self) -> Result<Option<u8>, ListError> {
+        loop {
+            while self.pos < self.buf.len() {
+                let b = self.buf[self.pos];
+                if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    return Ok(Some(b));
+                }
+                self.pos += 1;
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// After the closing `}` only whitespace may follow.
+    fn expect_end(&mut self) -> Result<(), ListError> {
+        match self.next_byte()? {
+            None => Ok(()),
+            Some(other) => Err(malformed(format!(
+                "unexpected {:?} after the end of the list",
+                other as char
+            ))),
+        }
+    }
+
+    /// Reads more of the body into the buffer, first dropping what is consumed. Returns
+    /// `false` at the end of the body.
+    fn fill(&mut self) -> Result<bool, ListError> {
+        self.fill_keeping(&mut Scan::default())
+    }
+
+    /// [`Self::fill`], moving the offsets of `scan` along with the buffer.
+    fn fill_keeping(&mut self, scan: &mut Scan) -> Result<bool, ListError> {
+        if self.eof {
+            return Ok(false);
+        }
+        let Some(chunk) = self.body.next_chunk().map_err(ListError::Body)? else {
+            self.eof = true;
+            return Ok(false);
+        };
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            scan.start = scan.start.saturating_sub(self.pos);
+            scan.pos = scan.pos.saturating_sub(self.pos);
+            self.pos = 0;
+        }
+        if self.buf.is_empty() {
+            self.buf = chunk;
+        } else {
+            self.buf.extend_from_slice(&chunk);
+        }
+        Ok(true)
+    }
+
+    /// Finds the extent of the JSON value starting at `self.pos` (which is not
+    /// whitespace), reading more of the body as needed. Only structure is checked here;
+    /// `serde_json` checks the value itself when it is decoded.
+    fn scan_value(&mut self) -> Result<(usize, usize), ListError> {
+        let mut scan = Scan {
+            start: self.pos,
+            pos: self.pos,
+            ..Scan::default()
+        };
+        let first = self.buf[self.pos];
+        loop {
+            if let Some(end) = scan_step(&self.buf, first, &mut scan) {
+                return Ok((scan.start, end));
+            }
+            if !self.fill_keeping(&mut scan)? {
+                // A bare number at the very end could be complete, but a list never ends
+                // inside a value.
+                return Err(truncated());
+            }
+        }
+    }
+}
+
+/// Advances `scan` over `buf`; returns the end offset (exclusive) once the value that
+/// starts with `first` is complete.
+fn scan_step(buf: &[u8], first: u8, scan: &mut Scan) -> Option<usize> {
+    match first {
+        b'{' | b'[' | b'"' => {
+            while scan.pos < buf.len() {
+                let b = buf[scan.pos];
+                scan.pos += 1;
+                if scan.in_string {
+                    if scan.escaped {
+                        scan.escaped = false;
+                    } else if b == b'\\' {
+                        scan.escaped = true;
+                    } else if b == b'"' {
+                        scan.in_string = false;
+                        if scan.depth == 0 {
+                            // A string value (or key) ends here.
+                            return Some(scan.pos);
+                        }
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => scan.in_string = true,
+                    b'{' | b'[' => scan.depth += 1,
+                    b'}' | b']' => {
+                        scan.depth = scan.depth.saturating_sub(1);
+                        if scan.depth == 0 {
+                            return Some(scan.pos);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            None
+        }
+        // A number, `true`, `false` or `null`: up to the next delimiter.
+        _ => {
+            while scan.pos < buf.len() {
+                if matches!(
+                    buf[scan.pos],
+                    b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
+                ) {
+                    return Some(scan.pos);
+                }
+                scan.pos += 1;
+            }
+            None
+        }
+    }
+}
+
+fn malformed(reason: String) -> ListError {
+    ListError::Malformed(reason)
+}
+
+fn truncated() -> ListError {
+    ListError::Malformed("the body ends in the middle of the list".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::MemoryBody;
+    use crate::testutil::fixture_body;
+
+    /// Every element of `body` split into chunks of `size` bytes.
+    fn items_in_chunks(body: &[u8], size: usize, key: &'static str) -> (Vec<String>, String) {
+        let mut stream = MemoryBody::new(body.chunks(size).map(<[u8]>::to_vec));
+        let mut reader = ListReader::new(&mut stream, key);
+        let mut items = Vec::new();
+        while let Some(item) = reader.next_item().unwrap() {
+            items.push(String::from_utf8(item.to_vec()).unwrap());
+        }
+        (items, reader.continue_token())
+    }
+
+    #[test]
+    fn items_are_the_same_whatever_the_chunk_size() {
+        let body = fixture_body(include_str!("../../tests/fixtures/pods-demo-list.http"));
+        let whole: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let expected: Vec<serde_json::Value> = whole["items"].as_array().unwrap().clone();
+        for size in [1, 7, 100, 4096, body.len()] {
+            let (items, _) = items_in_chunks(body, size, "items");
+            let decoded: Vec<serde_json::Value> = items
+                .iter()
+                .map(|i| serde_json::from_str(i).unwrap())
+                .collect();
+            assert_eq!(decoded, expected, "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn fields_before_and_after_the_array_are_kept() {
+        let body = br#" {"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"tok"},"items":[{"a":"]}\"{"},[1,2],"s",3,null] ,"extra":{"x":[]}} "#;
+        let mut stream = MemoryBody::new(body.chunks(3).map(<[u8]>::to_vec));
+        let mut reader = ListReader::new(&mut stream, "items");
+        let mut items = Vec::new();
+        while let Some(item) = reader.next_item().unwrap() {
+            items.push(String::from_utf8(item.to_vec()).unwrap());
+        }
+        assert_eq!(items, [r#"{"a":"]}\"{"}"#, "[1,2]", r#""s""#, "3", "null"]);
+        assert_eq!(reader.continue_token(), "tok");
+        assert_eq!(reader.string_field("kind").as_deref(), Some("PodList"));
+        assert_eq!(reader.field("extra"), Some(&br#"{"x":[]}"#[..]));
+    }
+
+    #[test]
+    fn a_null_or_missing_array_has_no_items() {
+        for body in [
+            &br#"{"items":null,"metadata":{}}"#[..],
+            br#"{"metadata":{}}"#,
+            br#"{"items":[]}"#,
+        ] {
+            let (items, token) = items_in_chunks(body, 5, "items");
+            assert!(items.is_empty());
+            assert_eq!(token, "");
+        }
+    }
+
+    #[test]
+    fn table_rows_are_read_under_their_own_key() {
+        let body = fixture_body(include_str!("../../tests/fixtures/pods-demo-table.http"));
+        let (rows, _) = items_in_chunks(body, 1000, "rows");
+        assert_eq!(rows.len(), 50);
+        assert!(rows[0].starts_with(r#"{"cells":"#), "{}", rows[0]);
+    }
+
+    #[test]
+    fn truncated_or_malformed_bodies_are_errors_not_panics() {
+        for (body, reason) in [
+            (&b""[..], "the body is empty"),
+            (b"[1]", "expected a JSON object"),
+            (br#"{"items":[{"a":1}"#, "ends in the middle"),
+            (br#"{"items":[{"a":1} {"b":2}]}"#, "expected ',' or ']'"),
+            (br#"{"items":[]} x"#, "after the end of the list"),
+            (br#"{"items" [] }"#, "expected ':'"),
+            (br#"{1:2}"#, "expected a field name"),
+            (br#"{"kind":"PodList","#, "ends in the middle"),
+        ] {
+            let mut stream = MemoryBody::new([body.to_vec()]);
+            let mut reader = ListReader::new(&mut stream, "items");
+            let err = loop {
+                match reader.next_item() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("{body:?} was accepted"),
+                    Err(e) => break e,
+                }
+            };
+            match err {
+                ListError::Malformed(text) => assert!(text.contains(reason), "{text}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_that_fails_mid_list_reports_the_transport_error() {
+        let mut stream = MemoryBody::new([br#"{"items":[{"a":1},"#.to_vec()])
+            .failing_with(ClientError::Body("reset".into()));
+        let mut reader = ListReader::new(&mut stream, "items");
+        assert!(reader.next_item().unwrap().is_some());
+        assert_eq!(
+            reader.next_item().unwrap_err(),
+            ListError::Body(ClientError::Body("reset".into()))
+        );
+    }
+}
