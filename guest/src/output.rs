@@ -403,7 +403,7 @@ mod tests {
             )))
             .unwrap(),
         );
-        let odd = vec![
+        let odd = [
             json!({"kind": "ConfigMap", "data": {"script": "line 1\n\n  indented\n", "empty": ""}}),
             json!({"a": [], "b": {}, "c": [[1, 2], {"d": null}], "e": "<&>"}),
             json!("a string item"),
