@@ -21,7 +21,7 @@ use crate::cli::{self, Command, SHORT_USAGE, USAGE};
 use crate::client::{Response, Transport};
 use crate::discovery::Discoverer;
 use crate::error::Error;
-use crate::liststream::{ListError, ListReader};
+use crate::liststream::{self, ItemError, ListError, ListType};
 use crate::request::Request;
 use crate::resource::{ResourceResolver, ResourceType};
 use crate::retry;
@@ -228,13 +228,6 @@ fn fetch<T: DeserializeOwned>(
     })
 }
 
-/// The type a list says its items are, for kubectl's `apiVersion`/`kind` on each item.
-#[derive(Debug, Default, Clone)]
-struct ListType {
-    api_version: Option<String>,
-    kind: Option<String>,
-}
-
 /// Sends a list `request` and decodes the elements of its `array_key` array (`items`,
 /// or a Table's `rows`) one by one as the body arrives, handing each to `each` (see
 /// [`crate::liststream`]). Returns the list's `continue` token.
@@ -250,24 +243,12 @@ fn fetch_items<T: DeserializeOwned>(
         reason,
     };
     let mut response = send(transport, request, context)?;
-    let mut reader = ListReader::new(&mut *response.body, array_key);
-    let mut list_type = None;
-    loop {
-        let item = match reader.next_item() {
-            Ok(Some(bytes)) => serde_json::from_slice::<T>(bytes)
-                .map_err(|e| decode_error(format!("{array_key}: {e}")))?,
-            Ok(None) => break,
-            Err(ListError::Body(e)) => return Err(e.into()),
-            Err(ListError::Malformed(reason)) => return Err(decode_error(reason)),
-        };
-        // Servers send `kind` and `apiVersion` before the items; read them once.
-        let list_type = list_type.get_or_insert_with(|| ListType {
-            api_version: reader.string_field("apiVersion"),
-            kind: reader.string_field("kind"),
-        });
-        each(item, list_type)?;
-    }
-    Ok(reader.continue_token())
+    liststream::for_each_item(&mut *response.body, array_key, each).map_err(|e| match e {
+        ItemError::List(ListError::Body(e)) => e.into(),
+        ItemError::List(ListError::Malformed(reason)) => decode_error(reason),
+        ItemError::List(ListError::Decode(e)) => decode_error(format!("{array_key}: {e}")),
+        ItemError::Each(e) => e,
+    })
 }
 
 /// Ends a command that collected errors along the way (kubectl's `ContinueOnError`).

@@ -8,21 +8,31 @@
 //! fields (`kind`, `apiVersion`, `metadata` with the `continue` token) are kept as raw JSON
 //! text; they are small.
 //!
-//! Only the list's structure is scanned here (strings, nesting); each item is then decoded
-//! by `serde_json` from one contiguous slice, its fastest path.
+//! Each item is decoded by `serde_json` straight from the buffered bytes (its fastest
+//! path), which also finds where the item ends: the reader keeps at least
+//! [`LOOKAHEAD`] bytes buffered so that an item rarely needs decoding twice. Only the small
+//! top-level fields are scanned here.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::client::{BodyStream, ClientError};
 
 /// Why a list body could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ListError {
     /// Reading the body failed.
     Body(ClientError),
     /// The body is not a JSON object of the expected shape.
     Malformed(String),
+    /// An item is not valid JSON of the expected type.
+    Decode(serde_json::Error),
 }
+
+/// How many bytes past the next item the reader buffers before decoding it: an item that
+/// fits is decoded once; a larger one is decoded again after each read that extends it.
+/// The host hands over at most 64 KiB per read.
+pub const LOOKAHEAD: usize = 64 * 1024;
 
 /// Where the reader is in the list object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +72,8 @@ pub struct ListReader<'b> {
     /// Bytes of `buf` before this are consumed.
     pos: usize,
     eof: bool,
+    /// A read that failed while reading ahead, reported when its bytes are needed.
+    failed: Option<ClientError>,
     state: State,
     /// The other top-level fields, as raw JSON.
     fields: Vec<(String, Vec<u8>)>,
@@ -76,14 +88,15 @@ impl<'b> ListReader<'b> {
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            failed: None,
             state: State::Start,
             fields: Vec::new(),
         }
     }
 
-    /// The next element's JSON text, or `None` after the last one. After `None` the
+    /// The next element, decoded as `T`, or `None` after the last one. After `None` the
     /// whole body has been read, so every other field is available from [`Self::field`].
-    pub fn next_item(&mut self) -> Result<Option<&[u8]>, ListError> {
+    pub fn next_item<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ListError> {
         loop {
             match self.state {
                 State::Done => return Ok(None),
@@ -166,10 +179,43 @@ impl<'b> ListReader<'b> {
                         None => return Err(truncated()),
                     }
                     self.state = State::Array { first: false };
-                    let (start, end) = self.scan_value()?;
-                    self.pos = end;
-                    return Ok(Some(&self.buf[start..end]));
+                    return self.decode_item().map(Some);
                 }
+            }
+        }
+    }
+
+    /// Decodes the value at `self.pos` (not whitespace) as `T`, reading more of the body
+    /// while it is incomplete.
+    fn decode_item<T: DeserializeOwned>(&mut self) -> Result<T, ListError> {
+        while self.buf.len() - self.pos < LOOKAHEAD && self.failed.is_none() {
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => break,
+                // The items already buffered come first.
+                Err(ListError::Body(e)) => self.failed = Some(e),
+                Err(other) => return Err(other),
+            }
+        }
+        loop {
+            let mut values =
+                serde_json::Deserializer::from_slice(&self.buf[self.pos..]).into_iter::<T>();
+            let result = values.next();
+            let end = self.pos + values.byte_offset();
+            match result {
+                // A number that ends the buffer may go on in the next chunk.
+                Some(Ok(_)) if end == self.buf.len() && self.fill()? => continue,
+                Some(Ok(value)) => {
+                    self.pos = end;
+                    return Ok(value);
+                }
+                Some(Err(e)) if e.is_eof() => {
+                    if !self.fill()? {
+                        return Err(truncated());
+                    }
+                }
+                Some(Err(e)) => return Err(ListError::Decode(e)),
+                None => return Err(truncated()),
             }
         }
     }
@@ -238,6 +284,9 @@ impl<'b> ListReader<'b> {
 
     /// [`Self::fill`], moving the offsets of `scan` along with the buffer.
     fn fill_keeping(&mut self, scan: &mut Scan) -> Result<bool, ListError> {
+        if let Some(e) = self.failed.take() {
+            return Err(ListError::Body(e));
+        }
         if self.eof {
             return Ok(false);
         }
@@ -334,6 +383,45 @@ fn scan_step(buf: &[u8], first: u8, scan: &mut Scan) -> Option<usize> {
     }
 }
 
+/// The type a list says its items are (`apiVersion`, and `kind` such as `PodList`), for
+/// kubectl's `apiVersion`/`kind` on each item.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListType {
+    /// The list's `apiVersion`.
+    pub api_version: Option<String>,
+    /// The list's `kind`.
+    pub kind: Option<String>,
+}
+
+/// Why [`for_each_item`] stopped.
+#[derive(Debug)]
+pub enum ItemError<E> {
+    /// Reading, splitting or decoding the list failed.
+    List(ListError),
+    /// `each` failed.
+    Each(E),
+}
+
+/// Reads the list in `body`, decoding each element of its `array_key` array as `T` and
+/// handing it to `each` with the list's type. Returns the list's `continue` token.
+pub fn for_each_item<T: DeserializeOwned, E>(
+    body: &mut dyn BodyStream,
+    array_key: &'static str,
+    mut each: impl FnMut(T, &ListType) -> Result<(), E>,
+) -> Result<String, ItemError<E>> {
+    let mut reader = ListReader::new(body, array_key);
+    let mut list_type = None;
+    while let Some(item) = reader.next_item::<T>().map_err(ItemError::List)? {
+        // Servers send `kind` and `apiVersion` before the items; read them once.
+        let list_type = list_type.get_or_insert_with(|| ListType {
+            api_version: reader.string_field("apiVersion"),
+            kind: reader.string_field("kind"),
+        });
+        each(item, list_type).map_err(ItemError::Each)?;
+    }
+    Ok(reader.continue_token())
+}
+
 fn malformed(reason: String) -> ListError {
     ListError::Malformed(reason)
 }
@@ -347,14 +435,15 @@ mod tests {
     use super::*;
     use crate::client::MemoryBody;
     use crate::testutil::fixture_body;
+    use serde_json::{Value, json};
 
-    /// Every element of `body` split into chunks of `size` bytes.
-    fn items_in_chunks(body: &[u8], size: usize, key: &'static str) -> (Vec<String>, String) {
+    /// Every element of `body` delivered in chunks of `size` bytes, and the continue token.
+    fn items_in_chunks(body: &[u8], size: usize, key: &'static str) -> (Vec<Value>, String) {
         let mut stream = MemoryBody::new(body.chunks(size).map(<[u8]>::to_vec));
         let mut reader = ListReader::new(&mut stream, key);
         let mut items = Vec::new();
         while let Some(item) = reader.next_item().unwrap() {
-            items.push(String::from_utf8(item.to_vec()).unwrap());
+            items.push(item);
         }
         (items, reader.continue_token())
     }
@@ -362,29 +451,43 @@ mod tests {
     #[test]
     fn items_are_the_same_whatever_the_chunk_size() {
         let body = fixture_body(include_str!("../../tests/fixtures/pods-demo-list.http"));
-        let whole: serde_json::Value = serde_json::from_slice(body).unwrap();
-        let expected: Vec<serde_json::Value> = whole["items"].as_array().unwrap().clone();
+        let whole: Value = serde_json::from_slice(body).unwrap();
+        let expected = whole["items"].as_array().unwrap();
         for size in [1, 7, 100, 4096, body.len()] {
             let (items, _) = items_in_chunks(body, size, "items");
-            let decoded: Vec<serde_json::Value> = items
-                .iter()
-                .map(|i| serde_json::from_str(i).unwrap())
-                .collect();
-            assert_eq!(decoded, expected, "chunk size {size}");
+            assert_eq!(&items, expected, "chunk size {size}");
         }
+    }
+
+    #[test]
+    fn items_larger_than_the_lookahead_are_decoded_whole() {
+        let big = "x".repeat(3 * LOOKAHEAD);
+        let body = format!(r#"{{"items":[{{"a":"{big}"}},12345,{{"b":1}}]}}"#);
+        let (items, _) = items_in_chunks(body.as_bytes(), 1000, "items");
+        assert_eq!(items, [json!({"a": big}), json!(12345), json!({"b": 1})]);
+        // A number split across reads is not cut short.
+        let (items, _) = items_in_chunks(br#"{"items":[123456789]}"#, 13, "items");
+        assert_eq!(items, [json!(123456789)]);
     }
 
     #[test]
     fn fields_before_and_after_the_array_are_kept() {
         let body = br#" {"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"tok"},"items":[{"a":"]}\"{"},[1,2],"s",3,null] ,"extra":{"x":[]}} "#;
-        let mut stream = MemoryBody::new(body.chunks(3).map(<[u8]>::to_vec));
+        let (items, token) = items_in_chunks(body, 3, "items");
+        assert_eq!(
+            items,
+            [
+                json!({"a": "]}\"{"}),
+                json!([1, 2]),
+                json!("s"),
+                json!(3),
+                Value::Null
+            ]
+        );
+        assert_eq!(token, "tok");
+        let mut stream = MemoryBody::new([body.to_vec()]);
         let mut reader = ListReader::new(&mut stream, "items");
-        let mut items = Vec::new();
-        while let Some(item) = reader.next_item().unwrap() {
-            items.push(String::from_utf8(item.to_vec()).unwrap());
-        }
-        assert_eq!(items, [r#"{"a":"]}\"{"}"#, "[1,2]", r#""s""#, "3", "null"]);
-        assert_eq!(reader.continue_token(), "tok");
+        while reader.next_item::<Value>().unwrap().is_some() {}
         assert_eq!(reader.string_field("kind").as_deref(), Some("PodList"));
         assert_eq!(reader.field("extra"), Some(&br#"{"x":[]}"#[..]));
     }
@@ -407,7 +510,30 @@ mod tests {
         let body = fixture_body(include_str!("../../tests/fixtures/pods-demo-table.http"));
         let (rows, _) = items_in_chunks(body, 1000, "rows");
         assert_eq!(rows.len(), 50);
-        assert!(rows[0].starts_with(r#"{"cells":"#), "{}", rows[0]);
+        assert!(rows[0]["cells"].is_array(), "{}", rows[0]);
+    }
+
+    #[test]
+    fn for_each_item_types_items_by_their_list() {
+        let body = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"next"},"items":[{"metadata":{"name":"a"}}]}"#;
+        let mut stream = MemoryBody::new([body.to_vec()]);
+        let mut seen = Vec::new();
+        let token = for_each_item(&mut stream, "items", |item: Value, list| {
+            seen.push((item["metadata"]["name"].clone(), list.clone()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(token, "next");
+        assert_eq!(
+            seen,
+            [(
+                json!("a"),
+                ListType {
+                    api_version: Some("v1".into()),
+                    kind: Some("PodList".into())
+                }
+            )]
+        );
     }
 
     #[test]
@@ -416,37 +542,53 @@ mod tests {
             (&b""[..], "the body is empty"),
             (b"[1]", "expected a JSON object"),
             (br#"{"items":[{"a":1}"#, "ends in the middle"),
+            (br#"{"items":[{"a":1"#, "ends in the middle"),
             (br#"{"items":[{"a":1} {"b":2}]}"#, "expected ',' or ']'"),
             (br#"{"items":[]} x"#, "after the end of the list"),
             (br#"{"items" [] }"#, "expected ':'"),
             (br#"{1:2}"#, "expected a field name"),
             (br#"{"kind":"PodList","#, "ends in the middle"),
+            (br#"{"items":[{"a":tru}]}"#, "expected ident"),
         ] {
             let mut stream = MemoryBody::new([body.to_vec()]);
             let mut reader = ListReader::new(&mut stream, "items");
             let err = loop {
-                match reader.next_item() {
+                match reader.next_item::<Value>() {
                     Ok(Some(_)) => continue,
                     Ok(None) => panic!("{body:?} was accepted"),
                     Err(e) => break e,
                 }
             };
-            match err {
-                ListError::Malformed(text) => assert!(text.contains(reason), "{text}"),
+            let text = match err {
+                ListError::Malformed(text) => text,
+                ListError::Decode(e) => e.to_string(),
                 other => panic!("{other:?}"),
-            }
+            };
+            assert!(text.contains(reason), "{text}");
         }
     }
 
     #[test]
-    fn a_body_that_fails_mid_list_reports_the_transport_error() {
+    fn an_item_of_the_wrong_type_is_a_decode_error() {
+        let mut stream = MemoryBody::new([br#"{"items":[{"metadata":"x"}]}"#.to_vec()]);
+        let mut reader = ListReader::new(&mut stream, "items");
+        let err = reader
+            .next_item::<crate::meta::PartialObject>()
+            .unwrap_err();
+        assert!(matches!(err, ListError::Decode(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_body_that_fails_mid_list_gives_its_items_then_the_transport_error() {
         let mut stream = MemoryBody::new([br#"{"items":[{"a":1},"#.to_vec()])
             .failing_with(ClientError::Body("reset".into()));
         let mut reader = ListReader::new(&mut stream, "items");
-        assert!(reader.next_item().unwrap().is_some());
-        assert_eq!(
-            reader.next_item().unwrap_err(),
-            ListError::Body(ClientError::Body("reset".into()))
+        // The item that arrived before the failure comes first.
+        assert_eq!(reader.next_item::<Value>().unwrap(), Some(json!({"a": 1})));
+        let err = reader.next_item::<Value>().unwrap_err();
+        assert!(
+            matches!(&err, ListError::Body(ClientError::Body(text)) if text == "reset"),
+            "{err:?}"
         );
     }
 }

@@ -5,11 +5,12 @@ use std::io::Write;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Context, ListType, Types, fetch, fetch_items, finish};
+use super::{Context, Types, fetch, fetch_items, finish};
 use crate::cli::GetArgs;
 use crate::client::Transport;
 use crate::error::Error;
 use crate::golang;
+use crate::liststream::ListType;
 use crate::meta::PartialObject;
 use crate::output::{self, ListPrinter, OutputFormat};
 use crate::request::{Format, ListParams, Method, ResourceUrl};
