@@ -1,0 +1,77 @@
+//! The benchmark's kube-rs peer: the jobs `benches/run.sh` times, done natively with
+//! kube-rs 5 (kube-client with its `gzip` feature, typed `k8s-openapi` objects), the way a
+//! Rust program without a sandbox would do them.
+//!
+//! ```text
+//! cargo run --release -p kubewasm-host --example kube_rs_peer -- KUBECONFIG JOB NAMESPACE [N]
+//! ```
+//!
+//! JOB is one of:
+//! - `list-json`: list the namespace's pods in one request and print them as pretty JSON;
+//! - `list-names`: list only their metadata (`PartialObjectMetadataList`) and print
+//!   `pod/NAME` lines;
+//! - `watch-names N`: watch pods from the list's resourceVersion and print `pod/NAME` for
+//!   the first N events, then stop.
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [kubeconfig, job, namespace, rest @ ..] = args.as_slice() else {
+        bail!("usage: kube_rs_peer KUBECONFIG list-json|list-names|watch-names NAMESPACE [N]");
+    };
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match job.as_str() {
+        "list-json" => {
+            let list = pods.list(&ListParams::default()).await?;
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        "list-names" => {
+            let list = pods.list_metadata(&ListParams::default()).await?;
+            for pod in list.items {
+                writeln!(out, "pod/{}", pod.metadata.name.unwrap_or_default())?;
+            }
+        }
+        "watch-names" => {
+            let n: usize = rest
+                .first()
+                .context("watch-names needs N")?
+                .parse()
+                .context("N is a number")?;
+            let list = pods.list_metadata(&ListParams::default().limit(1)).await?;
+            let version = list.metadata.resource_version.unwrap_or_default();
+            let mut events = Box::pin(pods.watch(&WatchParams::default(), &version).await?);
+            let mut seen = 0;
+            while seen < n {
+                let Some(event) = events.try_next().await? else {
+                    bail!("the watch ended after {seen} events");
+                };
+                let pod = match event {
+                    WatchEvent::Added(pod)
+                    | WatchEvent::Modified(pod)
+                    | WatchEvent::Deleted(pod) => pod,
+                    WatchEvent::Bookmark(_) => continue,
+                    WatchEvent::Error(e) => bail!("watch error: {e}"),
+                };
+                writeln!(out, "pod/{}", pod.metadata.name.unwrap_or_default())?;
+                seen += 1;
+            }
+        }
+        other => bail!("unknown job {other:?}"),
+    }
+    out.flush()?;
+    Ok(())
+}
