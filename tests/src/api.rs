@@ -17,11 +17,11 @@ use crate::auth::{self, Credentials, Identity, RequestInfo};
 use crate::cluster::Cluster;
 use crate::faults::{self, FaultState};
 use crate::fixtures::Fixture;
-use crate::response::{Ctx, Reply, ResponseBody, details, status_body};
+use crate::response::{self, Ctx, Reply, ResponseBody, details, status_body};
 use crate::server::{RecordedRequest, ServerConfig};
-use crate::store::{Store, new_uuid};
+use crate::store::{ResKey, Store, new_uuid};
 use crate::writes::{self, Write};
-use crate::{discovery, lists, logs, watch};
+use crate::{bulk, discovery, lists, logs, watch};
 
 /// The API server's limit on request bodies (`maxRequestBodyBytes`, 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -151,11 +151,20 @@ impl Shared {
             anonymous: flow_of(&cluster.fixture("version-anonymous.http")?)?,
             probes: flow_of(&cluster.fixture("livez-anonymous.http")?)?,
         };
-        let store = Store::new(
+        let mut store = Store::new(
             &cluster,
             config.watch_history,
             config.faults.expire_watch_rv_below,
         )?;
+        if let Some(spec) = &config.bulk_pods {
+            let first = store.next_rv();
+            let (ns, pods) = bulk::generate(&cluster, spec, first)?;
+            let last = first + pods.len() as u64;
+            let pod_res = ResKey::new("", "pods");
+            let mut objects = vec![(ResKey::new("", "namespaces"), ns)];
+            objects.extend(pods.into_iter().map(|p| (pod_res.clone(), p)));
+            store.preload(last, objects);
+        }
         Ok(Shared {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             config,
@@ -342,14 +351,19 @@ where
             Ok(b) => Ok(b.to_bytes()),
             Err(e) => Err(e.to_string()),
         };
-    if let Ok(mut log) = shared.requests.lock() {
-        log.push(RecordedRequest {
-            method: method.clone(),
-            path_and_query: path_and_query.clone(),
-            headers: headers.clone(),
-            body: body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
-        });
-    }
+    let logged = match shared.requests.lock() {
+        Ok(mut log) => {
+            log.push(RecordedRequest {
+                method: method.clone(),
+                path_and_query: path_and_query.clone(),
+                headers: headers.clone(),
+                body: body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
+                response_gzipped: false,
+            });
+            Some(log.len() - 1)
+        }
+        Err(_) => None,
+    };
     if path == REDIRECT_TEST_PATH {
         // Fault injection: a server (or a proxy in front of it) that redirects elsewhere.
         // A client that followed it would send the credential to another host.
@@ -386,15 +400,22 @@ where
             return shared.fail(&ctx, fail).into_response();
         }
     };
-    respond(
+    let reply = respond(
         &shared,
         Source::Network {
             verified_client_cert,
         },
         &incoming,
         &body,
-    )
-    .into_response()
+    );
+    if reply.is_gzipped()
+        && let Some(i) = logged
+        && let Ok(mut log) = shared.requests.lock()
+        && let Some(r) = log.get_mut(i)
+    {
+        r.response_gzipped = true;
+    }
+    reply.into_response()
 }
 
 /// Where a request comes from.
@@ -543,7 +564,15 @@ pub fn respond(shared: &Arc<Shared>, source: Source, req: &Incoming<'_>, body: &
     } else {
         discovery::non_resource(shared, &call)
     };
-    result.unwrap_or_else(|f| shared.fail(&call.ctx, f))
+    let mut reply = result.unwrap_or_else(|f| shared.fail(&call.ctx, f));
+    // Objects, lists and Status errors go through the API server's `SerializeObject`, which
+    // compresses; watches and logs are streamed past it (and are streams here anyway, except
+    // a log that is not followed).
+    let streamed = call.info.verb == "watch" || call.info.subresource == "log";
+    if cfg.gzip && !streamed && response::accepts_gzip(call.header("accept-encoding")) {
+        reply.gzip();
+    }
+    reply
 }
 
 /// Dispatches a resource request (`/api/v1/...`, `/apis/g/v/...`).

@@ -34,11 +34,32 @@
 //! # anyhow::Ok(())
 //! ```
 //!
+//! For benchmarks at scale, [`ServerConfig::bulk_pods`] (`demo-apiserver --bulk-pods N`) adds
+//! a namespace `bulk` of N generated pods cloned from the recorded ones (about 4.3 KB each,
+//! real v1.36 shapes; lists, selectors, paging, Tables and metadata-only lists work on them as
+//! on `demo`), and [`ServerConfig::watch_churn`] (`--watch-churn N`) makes every watch on pods
+//! in `bulk` stream N `MODIFIED` events as fast as the client reads, then end. As kube-apiserver
+//! does, a response body over 128 KiB is gzipped when the client sends `Accept-Encoding: gzip`
+//! ([`ServerConfig::gzip`]; never watches or logs), and [`RecordedRequest::response_gzipped`]
+//! says whether it was.
+//!
+//! ```no_run
+//! use kubewasm_tests::{BulkPods, FakeApiServer, ServerConfig};
+//! let server = FakeApiServer::start(ServerConfig {
+//!     bulk_pods: Some(BulkPods::new(10_000)),
+//!     watch_churn: Some(200_000),
+//!     ..ServerConfig::default()
+//! })?;
+//! // GET /api/v1/namespaces/bulk/pods: 10,000 pods, about 43 MB (3.6 MB gzipped).
+//! # anyhow::Ok(())
+//! ```
+//!
 //! Module map: `server` (the handle, config, TLS), `api` (filter chain and routing), `store`
 //! (objects, resourceVersions, event history), `lists` / `watch` / `logs` / `discovery`
 //! (reads), `writes` (write verbs), `patch` (patch types), `managed` (managedFields),
 //! `admission` (defaulting, admission, validation), `schema` (Go field order, merge keys),
-//! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response`, `fixtures`.
+//! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response` (headers, framing,
+//! gzip), `fixtures`, `bulk` (the generated bulk namespace).
 //!
 //! ```no_run
 //! use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
@@ -61,6 +82,7 @@ pub mod server;
 mod admission;
 mod api;
 mod auth;
+mod bulk;
 mod clock;
 mod cluster;
 mod discovery;
@@ -79,6 +101,8 @@ mod watch;
 mod writes;
 
 #[cfg(test)]
+mod bulk_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod testclient;
@@ -87,5 +111,6 @@ mod tests;
 #[cfg(test)]
 mod write_tests;
 
+pub use bulk::{BulkPods, MAX_BULK_PODS};
 pub use faults::{Faults, SlowBody, Throttle, ThrottleStyle};
 pub use server::{ApiError, FakeApiServer, KubeconfigAuth, RecordedRequest, ServerConfig};

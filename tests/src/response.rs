@@ -17,6 +17,20 @@ use crate::json::go_string;
 /// Go's `bufferBeforeChunkingSize`: larger unsized responses are chunked.
 const CHUNKING_THRESHOLD: usize = 2048;
 
+/// kube-apiserver's `defaultGzipThresholdBytes` (`endpoints/handlers/responsewriters`): only
+/// bodies larger than this are compressed.
+pub const GZIP_THRESHOLD: usize = 128 * 1024;
+
+/// kube-apiserver's `defaultGzipContentEncodingLevel`: 1 (gzip.BestSpeed) since Kubernetes
+/// 1.26, chosen for CPU cost (kubernetes/kubernetes#112296); it was 4 before.
+const GZIP_LEVEL: u32 = 1;
+
+/// `negotiateContentEncoding`: true when one comma-separated token of `Accept-Encoding` is
+/// exactly `gzip` (the API server ignores q-values, so `gzip;q=1` does not count).
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|v| v.split(',').any(|t| t.trim() == "gzip"))
+}
+
 /// The body of a reply.
 pub enum ResponseBody {
     /// No body at all.
@@ -159,6 +173,13 @@ impl Reply {
         }
     }
 
+    /// True when [`Reply::gzip`] compressed the body.
+    pub fn is_gzipped(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("content-encoding") && v == "gzip")
+    }
+
     /// Replaces (or appends) a header.
     pub fn set_header(&mut self, name: &str, value: &str) {
         match self
@@ -169,6 +190,36 @@ impl Reply {
             Some(h) => h.1 = value.to_string(),
             None => self.headers.push((name.to_string(), value.to_string())),
         }
+    }
+
+    /// Compresses a complete body larger than [`GZIP_THRESHOLD`] the way the API server's
+    /// `deferredResponseWriter` does: gzip level 1, `Content-Encoding: gzip` and
+    /// `Vary: Accept-Encoding` added (headers stay in Go's sorted order), and no length, so
+    /// HTTP/1.1 sends it chunked. Streams are left alone. Returns true when it compressed.
+    pub fn gzip(&mut self) -> bool {
+        use std::io::Write;
+        let body = match &self.body {
+            ResponseBody::Full(Some(b)) | ResponseBody::Chunked(Some(b))
+                if b.len() > GZIP_THRESHOLD =>
+            {
+                b
+            }
+            _ => return false,
+        };
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 8),
+            flate2::Compression::new(GZIP_LEVEL),
+        );
+        let compressed = match enc.write_all(body).and_then(|()| enc.finish()) {
+            Ok(c) => c,
+            // Writing to a Vec cannot fail; send the body as it is if it somehow does.
+            Err(_) => return false,
+        };
+        self.body = ResponseBody::Chunked(Some(Bytes::from(compressed)));
+        self.set_header("Content-Encoding", "gzip");
+        self.headers.push(("Vary".into(), "Accept-Encoding".into()));
+        self.headers.sort_by(|a, b| a.0.cmp(&b.0));
+        true
     }
 
     /// Converts into a hyper response. Invalid header text (never produced by this crate) is

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{self, Incoming, Shared, Source};
+use crate::bulk::BulkPods;
 use crate::cluster::Cluster;
 use crate::faults::{FaultState, Faults};
 use crate::json::base64_encode;
@@ -68,6 +69,25 @@ pub struct ServerConfig {
     pub log_follow_lines: usize,
     /// Injected faults (all off by default).
     pub faults: Faults,
+    /// Fill a generated namespace with pods at start, for benchmarks at scale (off by
+    /// default). The pods are clones of the recorded `demo` pods with their own names, uids,
+    /// IPs, creation times, resourceVersions and `index` labels; lists, selectors, paging,
+    /// Tables and metadata-only lists work on them as on `demo`. The cluster is then no longer
+    /// the recorded one: reads report the version after the bulk creation, and watches or
+    /// lists from before it get 410 Expired.
+    pub bulk_pods: Option<BulkPods>,
+    /// With [`ServerConfig::bulk_pods`]: a watch on pods in the bulk namespace, after its
+    /// initial events if it asked for them, streams this many synthetic `MODIFIED` events as
+    /// fast as the client reads them, cycling through the matching bulk pods with increasing
+    /// resourceVersions, then ends as a watch timeout ends it (off by default). The store does
+    /// not change, so a later list still shows the pods as they were; writes made while such a
+    /// watch runs are not sent to it.
+    pub watch_churn: Option<usize>,
+    /// Answer `Accept-Encoding: gzip` requests whose response body is over 128 KiB with a
+    /// gzip-compressed body (`Content-Encoding: gzip`, `Vary: Accept-Encoding`), as
+    /// kube-apiserver does (on by default, as its `APIResponseCompression` feature is). Watches
+    /// and logs are never compressed.
+    pub gzip: bool,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +105,9 @@ impl Default for ServerConfig {
             log_lines: 5,
             log_follow_lines: 0,
             faults: Faults::default(),
+            bulk_pods: None,
+            watch_churn: None,
+            gzip: true,
         }
     }
 }
@@ -100,6 +123,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The request body (empty for most reads).
     pub body: Vec<u8>,
+    /// The response body was sent gzip-compressed (`Content-Encoding: gzip`).
+    pub response_gzipped: bool,
 }
 
 impl RecordedRequest {

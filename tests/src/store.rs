@@ -271,6 +271,21 @@ impl Store {
         event
     }
 
+    /// Adds objects created before the server started, outside the history: as if they were
+    /// created at their own resourceVersions up to `rv` and then etcd was compacted. The
+    /// state is no longer the recorded one, so reads report `rv`, and watches or lists from
+    /// before it get 410 Expired (they would otherwise miss the creations).
+    pub fn preload(&mut self, rv: u64, objects: Vec<(ResKey, Object)>) {
+        for (res, o) in objects {
+            let map = self.objects.entry(res).or_default();
+            map.insert(o.key.clone(), Arc::new(o));
+        }
+        self.rv = self.rv.max(rv);
+        self.compacted = self.rv;
+        self.pinned = None;
+        self.changes.send_replace(self.rv);
+    }
+
     /// Forgets all history: watches and lists from any resourceVersion before now get 410
     /// Expired (a client must relist). Watches already open keep streaming.
     pub fn compact(&mut self) {

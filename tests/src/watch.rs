@@ -15,7 +15,11 @@
 //! - with `allowWatchBookmarks=true` a `BOOKMARK` carrying the version the watch has caught up
 //!   to is sent every `bookmark_interval` and when the watch ends;
 //! - the watch ends after `timeoutSeconds`, or the server's `watch_timeout` when the client
-//!   sets none.
+//!   sets none;
+//! - with [`crate::ServerConfig::watch_churn`], a watch on pods in the bulk namespace sends,
+//!   after its initial events, that many synthetic `MODIFIED` events of the pods it matches
+//!   (in the negotiated format, each line encoded once per pod and then only re-versioned),
+//!   then ends as at a timeout.
 //!
 //! Each event is one newline-terminated JSON line, written and flushed as its own chunk. With
 //! `as=Table` every event object is a Table holding one row; only the first carries
@@ -146,6 +150,9 @@ struct Spec {
     /// The version the watch has caught up to.
     cursor: u64,
     changes: notify::Receiver<u64>,
+    /// Stream this many synthetic `MODIFIED` events instead of the store's events
+    /// ([`crate::ServerConfig::watch_churn`]).
+    churn: Option<usize>,
 }
 
 /// Serves a watch on a collection.
@@ -193,7 +200,18 @@ pub fn watch(
         include,
         columns_sent: false,
     };
-    let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let churn = shared.config.watch_churn.filter(|_| {
+        coll.group.is_empty()
+            && coll.resource == "pods"
+            && shared
+                .config
+                .bulk_pods
+                .as_ref()
+                .is_some_and(|b| namespace == Some(b.namespace.as_str()))
+    });
+    // A churn watch keeps more events in flight, so the connection task finds many ready to
+    // write at each wake-up and flushes them together (each still its own chunk).
+    let (tx, rx) = mpsc::channel::<Chunk>(if churn.is_some() { 256 } else { 16 });
     let reply = Reply::stream(&call.ctx, &template, 200, rx);
 
     // Decide where the watch starts, atomically with subscribing to later changes.
@@ -228,6 +246,7 @@ pub fn watch(
         (from.unwrap_or(snapshot), changes)
     };
     let spec = Spec {
+        churn,
         shared: shared.clone(),
         gvr: (
             coll.group.clone(),
@@ -326,9 +345,10 @@ async fn run(
             }
         }
     }
-    let end = match end {
-        Some(end) => end,
-        None => events(&mut spec, &mut enc, &mut out).await,
+    let end = match (end, spec.churn) {
+        (Some(end), _) => end,
+        (None, Some(count)) => churn(&mut spec, &mut enc, &mut out, count).await,
+        (None, None) => events(&mut spec, &mut enc, &mut out).await,
     };
     match end {
         End::Clean => {
@@ -442,6 +462,125 @@ async fn events(spec: &mut Spec, enc: &mut Encoder<'_>, out: &mut Out) -> End {
             }
         }
     }
+}
+
+/// An event line cut at its resourceVersions (`parts.len() - 1` of them: the object's, and in a
+/// Table also the Table's), so an event at another version is a concatenation, not a
+/// re-encoding of the object.
+struct Spliced {
+    parts: Vec<String>,
+}
+
+impl Spliced {
+    fn new(line: &str, rv: &str) -> Spliced {
+        let needle = format!("\"resourceVersion\":{}", go_string(rv));
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for (i, _) in line.match_indices(&needle) {
+            let cut = i + needle.len() - rv.len() - 1;
+            parts.push(line[at..cut].to_string());
+            at = cut + rv.len();
+        }
+        parts.push(line[at..].to_string());
+        Spliced { parts }
+    }
+
+    /// The event line at `rv`, newline-terminated.
+    fn at(&self, rv: &str) -> Bytes {
+        let len = self.parts.iter().map(String::len).sum::<usize>()
+            + (self.parts.len() - 1) * rv.len()
+            + 1;
+        let mut out = Vec::with_capacity(len);
+        for (i, p) in self.parts.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(rv.as_bytes());
+            }
+            out.extend_from_slice(p.as_bytes());
+        }
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+}
+
+/// [`crate::ServerConfig::watch_churn`]: `count` `MODIFIED` events for the pods the watch
+/// matches, in key order and round again, at versions after both the watch's own and the
+/// store's, as fast as the client takes them (each event is one chunk, as the API server
+/// flushes each). Each pod's line is encoded once and then only gets new versions spliced in.
+async fn churn(spec: &mut Spec, enc: &mut Encoder<'_>, out: &mut Out, count: usize) -> End {
+    let shared = spec.shared.clone();
+    let pods: Vec<Arc<Object>> = match shared.store.lock() {
+        Ok(store) => {
+            spec.cursor = spec.cursor.max(store.latest_rv());
+            store
+                .items(&spec.res)
+                .into_iter()
+                .filter(|o| spec.filter.passes(o))
+                .collect()
+        }
+        Err(_) => return End::Quiet,
+    };
+    if pods.is_empty() {
+        return End::Clean;
+    }
+    let bookmark_every = shared
+        .config
+        .bookmark_interval
+        .max(Duration::from_millis(10));
+    let mut next_bookmark = Instant::now() + bookmark_every;
+    let mut cache: Vec<Option<Spliced>> = (0..pods.len()).map(|_| None).collect();
+    for k in 0..count {
+        let now = Instant::now();
+        if now >= spec.deadline {
+            return End::Clean;
+        }
+        let pod = &pods[k % pods.len()];
+        let rv = (spec.cursor + 1).to_string();
+        let line = if matches!(enc.format, Format::Table(_)) && !enc.columns_sent {
+            // The first Table event carries the column definitions: encode it in full.
+            let encoded =
+                with_resource_version(enc.coll, pod, &rv).and_then(|o| enc.event("MODIFIED", &o));
+            match encoded {
+                Ok(mut l) => {
+                    l.push('\n');
+                    Bytes::from(l)
+                }
+                Err(_) => return End::Quiet,
+            }
+        } else {
+            let slot = &mut cache[k % pods.len()];
+            if slot.is_none() {
+                match enc.event("MODIFIED", pod) {
+                    Ok(l) => *slot = Some(Spliced::new(&l, &pod.resource_version)),
+                    Err(_) => return End::Quiet,
+                }
+            }
+            match slot {
+                Some(s) => s.at(&rv),
+                None => return End::Quiet,
+            }
+        };
+        out.wrote = true;
+        if out.tx.send(Chunk::Data(line)).await.is_err() {
+            return End::Quiet;
+        }
+        spec.cursor += 1;
+        out.events += 1;
+        if let Some(end) = fault_after_event(&shared, out.events) {
+            return end;
+        }
+        if spec.allow_bookmarks && now >= next_bookmark {
+            next_bookmark = now + bookmark_every;
+            match enc.bookmark(spec.cursor, false) {
+                Ok(line) => {
+                    if !out.line(line).await {
+                        return End::Quiet;
+                    }
+                }
+                Err(_) => return End::Quiet,
+            }
+        }
+    }
+    End::Clean
 }
 
 /// The line a watch with `filter` sends for `ev`, if any: the cacher's rule on the object

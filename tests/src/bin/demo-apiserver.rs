@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
+use kubewasm_tests::{BulkPods, FakeApiServer, KubeconfigAuth, MAX_BULK_PODS, ServerConfig};
 
 const USAGE: &str = "usage: demo-apiserver --kubeconfig-out PATH [--port N] [--ready-file PATH]
 
@@ -21,6 +21,15 @@ kube-apiserver v1.36 responses (namespace `demo` with 50 pods, 3 nodes).
   --kubeconfig-out PATH  write a kubeconfig for the server here (required)
   --port N               listen on this port (default: any free port)
   --ready-file PATH      once serving, write the server URL to this file
+  --bulk-pods N          also create namespace `bulk` with N pods bulk-00001...,
+                         clones of the recorded pods (about 4.3 KB each), for
+                         benchmarks; lists then report the version after them
+  --watch-churn N        with --bulk-pods: every watch on pods in `bulk` sends N
+                         MODIFIED events (cycling through the pods, increasing
+                         resourceVersions) as fast as it is read, then ends
+  --no-gzip              never gzip responses (by default a response over
+                         128 KiB is gzipped when the client accepts gzip, as
+                         kube-apiserver does; watches and logs never are)
 
 The URL is printed on stdout. The server stops on SIGTERM or SIGINT.";
 
@@ -28,12 +37,23 @@ struct Args {
     kubeconfig_out: PathBuf,
     port: u16,
     ready_file: Option<PathBuf>,
+    bulk_pods: Option<usize>,
+    watch_churn: Option<usize>,
+    gzip: bool,
+}
+
+fn count(flag: &str, v: &str) -> Result<usize> {
+    v.parse()
+        .with_context(|| format!("{flag} {v:?} is not a count"))
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
     let mut kubeconfig_out = None;
     let mut port = 0u16;
     let mut ready_file = None;
+    let mut bulk_pods = None;
+    let mut watch_churn = None;
+    let mut gzip = true;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -55,16 +75,33 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
                     .with_context(|| format!("--port {v:?} is not a port number"))?;
             }
             "--ready-file" => ready_file = Some(PathBuf::from(value("--ready-file")?)),
+            "--bulk-pods" => {
+                let n = count("--bulk-pods", &value("--bulk-pods")?)?;
+                if n > MAX_BULK_PODS {
+                    bail!("--bulk-pods {n} is more than the {MAX_BULK_PODS} supported");
+                }
+                bulk_pods = Some(n);
+            }
+            "--watch-churn" => {
+                watch_churn = Some(count("--watch-churn", &value("--watch-churn")?)?)
+            }
+            "--no-gzip" => gzip = false,
             other => bail!("unknown argument {other:?}"),
         }
     }
     let Some(kubeconfig_out) = kubeconfig_out else {
         bail!("--kubeconfig-out is required");
     };
+    if watch_churn.is_some() && bulk_pods.is_none() {
+        bail!("--watch-churn needs --bulk-pods");
+    }
     Ok(Some(Args {
         kubeconfig_out,
         port,
         ready_file,
+        bulk_pods,
+        watch_churn,
+        gzip,
     }))
 }
 
@@ -90,9 +127,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    let started = std::time::Instant::now();
     let server = FakeApiServer::start_on(
         SocketAddr::from(([127, 0, 0, 1], args.port)),
-        ServerConfig::default(),
+        ServerConfig {
+            bulk_pods: args.bulk_pods.map(BulkPods::new),
+            watch_churn: args.watch_churn,
+            gzip: args.gzip,
+            ..ServerConfig::default()
+        },
     )?;
     let token = server
         .config()
@@ -124,6 +167,16 @@ fn run(args: Args) -> Result<()> {
          demo-apiserver: stop with Ctrl-C or SIGTERM",
         args.kubeconfig_out.display()
     );
+    if let Some(n) = args.bulk_pods {
+        eprintln!(
+            "demo-apiserver: namespace bulk has {n} pods (started in {:.2} s){}",
+            started.elapsed().as_secs_f64(),
+            match args.watch_churn {
+                Some(c) => format!("; watches on them stream {c} MODIFIED events"),
+                None => String::new(),
+            }
+        );
+    }
     wait_for_stop()?;
     drop(server);
     Ok(())
@@ -182,5 +235,26 @@ mod tests {
         assert!(parse(&["--kubeconfig-out", "k", "--port", "x"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
+        assert_eq!((a.bulk_pods, a.watch_churn, a.gzip), (None, None, true));
+    }
+
+    #[test]
+    fn bulk_flags_parse_and_churn_needs_bulk_pods() {
+        let a = parse(&[
+            "--kubeconfig-out=k",
+            "--bulk-pods",
+            "10000",
+            "--watch-churn=200000",
+            "--no-gzip",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (a.bulk_pods, a.watch_churn, a.gzip),
+            (Some(10_000), Some(200_000), false)
+        );
+        assert!(parse(&["--kubeconfig-out=k", "--watch-churn=5"]).is_err());
+        assert!(parse(&["--kubeconfig-out=k", "--bulk-pods=-1"]).is_err());
+        assert!(parse(&["--kubeconfig-out=k", "--bulk-pods=99999999"]).is_err());
     }
 }
