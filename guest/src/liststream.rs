@@ -13,10 +13,10 @@
 //! [`LOOKAHEAD`] bytes buffered so that an item rarely needs decoding twice. Only the small
 //! top-level fields are scanned here.
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::{BodyStream, ClientError};
+use crate::meta::ListMeta;
 
 /// Why a list body could not be read.
 #[derive(Debug)]
@@ -234,18 +234,16 @@ impl<'b> ListReader<'b> {
             .and_then(|raw| serde_json::from_slice(raw).ok())
     }
 
+    /// The list's `metadata` (resourceVersion, `continue` token), once read.
+    pub fn metadata(&self) -> ListMeta {
+        self.field("metadata")
+            .and_then(|raw| serde_json::from_slice(raw).ok())
+            .unwrap_or_default()
+    }
+
     /// `metadata.continue`: the token for the next page, empty on the last one.
     pub fn continue_token(&self) -> String {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct ListMeta {
-            #[serde(rename = "continue")]
-            continue_token: Option<String>,
-        }
-        self.field("metadata")
-            .and_then(|raw| serde_json::from_slice::<ListMeta>(raw).ok())
-            .and_then(|meta| meta.continue_token)
-            .unwrap_or_default()
+        self.metadata().continue_token
     }
 
     /// Skips whitespace and returns the next byte without consuming it (`None` at the end

@@ -584,27 +584,28 @@ impl WatchSink for GetSink<'_> {
             for (event, item) in changes {
                 let Item::Object(object) = item else { continue };
                 match self.plan.output {
+                    // The name is all `-o name` needs: no object tree is built.
                     OutputFormat::Name => {
-                        let name = object
-                            .pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        self.out
-                            .write_all(output::name_line(self.resource, name).as_bytes())?;
+                        let line = output::name_line(self.resource, &object.metadata.name);
+                        self.out.write_all(line.as_bytes())?;
                     }
                     OutputFormat::Json if self.plan.output_watch_events => {
-                        let text = output::watch_event_to_json(event.as_str(), object);
+                        let text = output::watch_event_to_json(event.as_str(), &object.value()?);
                         self.out.write_all(text.as_bytes())?;
                     }
                     OutputFormat::Yaml if self.plan.output_watch_events => {
-                        let document = output::watch_event_object(event.as_str(), object.clone());
+                        let document = output::watch_event_object(event.as_str(), object.value()?);
                         write_document(&document, OutputFormat::Yaml, self.printed, self.out)?;
                     }
-                    format => write_document(object, format, self.printed, self.out)?,
+                    format => write_document(&object.value()?, format, self.printed, self.out)?,
                 }
                 self.printed += 1;
             }
         }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
         self.out.flush()?;
         Ok(())
     }
