@@ -18,6 +18,7 @@ use crate::credentials::{AuthKind, Identity, Source};
 use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
 use crate::limits::{Limits, RateLimiter, StreamSlots};
 use crate::policy::{Decision, Policy, RequestInfo};
+use crate::reauth::Reauthenticated;
 use crate::sanitize;
 use crate::transport::{ErrorCode, Transport};
 
@@ -266,6 +267,12 @@ impl api::Host for KubeCtxView<'_> {
                 .collect();
             let status = parts.status.as_u16();
             record.http_version = Some(format!("{:?}", parts.version));
+            if parts.extensions.get::<Reauthenticated>().is_some() {
+                // One guest request, one record: the transport's replay is noted, not logged.
+                record
+                    .reason
+                    .push_str("; sent again after 401 with a refreshed credential");
+            }
             match discovery.filter(|_| status == 200) {
                 // Discovery bodies are small: read it whole, keep a copy, hand it on.
                 Some(cache) => {

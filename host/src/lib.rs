@@ -46,6 +46,7 @@ pub mod inspect;
 pub mod limits;
 /// The access policy (re-exported from the IO-free `kubewasm-policy` crate).
 pub use kubewasm_policy as policy;
+pub mod reauth;
 pub mod runner;
 pub mod sanitize;
 pub mod suggest;

@@ -5,7 +5,9 @@
 //! (bearer token, token file re-read on rotation, exec plugin), the base-URI layer. This
 //! module assembles them over hyper's pooled client with HTTP/2 offered by ALPN: kube's own
 //! `Client` speaks only HTTP/1.1 (kube#1923), while client-go uses h2, which lets many
-//! watches and log streams share one connection. Nothing here follows redirects, so the
+//! watches and log streams share one connection. The auth layer is wrapped by
+//! [`crate::reauth`], so that a 401 refreshes a token file or exec plugin credential and
+//! replays the request, as client-go refreshes. Nothing here follows redirects, so the
 //! credential cannot be sent to another host.
 //!
 //! Failures become the WIT `error-code` with messages a person can act on: an unknown CA
@@ -17,6 +19,7 @@ use http::{Request, Response};
 use kube::client::Body;
 
 use crate::credentials::Credentials;
+use crate::reauth::{ReauthLayer, RefreshError, describe_credential_error};
 
 /// Why a request got no response. Mirrors the WIT `api.error-code` variant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +65,7 @@ impl Transport {
             anyhow::anyhow!(
                 "failed to set up the connection to {}: {}",
                 credentials.identity.server,
-                error_chain(&e)
+                describe_credential_error(&credentials.config, &e)
             )
         })?;
         Ok(Self {
@@ -102,6 +105,11 @@ impl Transport {
             return ErrorCode::Credential(format!(
                 "failed to get a credential for {server}: {}",
                 error_chain(auth)
+            ));
+        }
+        if let Some(refresh) = find_in_chain::<RefreshError>(err) {
+            return ErrorCode::Credential(format!(
+                "the API server at {server} refused the credential (401 Unauthorized), and refreshing it failed: {refresh}"
             ));
         }
         if let Some(tls) = find_in_chain::<rustls::Error>(err) {
@@ -211,7 +219,7 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .layer(decompression)
-        .option_layer(config.auth_layer()?)
+        .layer(ReauthLayer::new(config)?)
         .layer(config.extra_headers_layer()?)
         .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }));
     Ok(kube::Client::new(service, config.default_namespace.clone()))

@@ -1,10 +1,15 @@
-//! The three ways to reach an API server, the search order, and TLS verification.
+//! The three ways to reach an API server, the search order, TLS verification, and
+//! credentials refreshed when the server stops accepting them.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
+use kubewasm_tests::{FakeApiServer, Faults, KubeconfigAuth, RecordedRequest, ServerConfig};
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run};
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run, wait_with_limit};
 
 fn server() -> FakeApiServer {
     FakeApiServer::start(ServerConfig {
@@ -335,4 +340,245 @@ fn explicit_kubeconfig_that_does_not_exist_is_an_error_naming_the_file() {
     let out = run(cmd);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("/nonexistent/kubeconfig"), "{out:?}");
+}
+
+fn authorization(r: &RecordedRequest) -> &str {
+    r.header("authorization").unwrap_or_default()
+}
+
+/// Waits up to `limit` for a line starting with `prefix`; every line read so far is in
+/// `lines`.
+fn wait_for_line(
+    rx: &mpsc::Receiver<String>,
+    lines: &mut Vec<String>,
+    prefix: &str,
+    limit: Duration,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    if lines.iter().any(|l| l.starts_with(prefix)) {
+        return true;
+    }
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let found = line.starts_with(prefix);
+        lines.push(line);
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+fn pod(name: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}"}},"spec":{{"containers":[{{"name":"c","image":"registry.k8s.io/pause:3.10"}}]}}}}"#
+    )
+}
+
+/// Runs `cmd` (a `host run ... GUEST get pods -n demo -w`) until its watch is open, then
+/// calls `rotate`, which must make the server refuse the old token (and put the new one
+/// where the host can get it), and has the server end the open watch, as it does at its
+/// timeout. Checks the guest's next watch still prints events, and returns the requests
+/// the server received from the rotation on, and what the host printed.
+fn watch_across_rotation(
+    server: &FakeApiServer,
+    mut cmd: Command,
+    rotate: impl FnOnce(),
+) -> (Vec<RecordedRequest>, String) {
+    /// Ends the host; returns what it printed.
+    fn stop(child: &mut Child, lines: &[String]) -> String {
+        let _ = child.kill();
+        let _ = wait_with_limit(child, Duration::from_secs(10));
+        let mut stderr = String::new();
+        let _ = child.stderr.as_mut().unwrap().read_to_string(&mut stderr);
+        format!("stdout: {lines:#?}\nstderr: {stderr}")
+    }
+
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn host");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+
+    // The list is printed and the watch is open (it replays the recorded events).
+    let watching = wait_for_line(&rx, &mut lines, "watch-demo", Duration::from_secs(30));
+    assert!(watching, "{}", stop(&mut child, &lines));
+
+    rotate();
+    let rotated_at = server.requests().len();
+    server.set_faults(Faults {
+        close_watch_after_events: Some(1),
+        ..Faults::default()
+    });
+    // The open watch prints this, then the server ends it.
+    server
+        .create("/api/v1/namespaces/demo/pods", &pod("before-rewatch"))
+        .unwrap();
+    let closed = wait_for_line(&rx, &mut lines, "before-rewatch", Duration::from_secs(10));
+    assert!(
+        closed,
+        "the watch did not survive the rotation\n{}",
+        stop(&mut child, &lines)
+    );
+    // Once the guest has watched again (two requests: the refused one and its replay),
+    // make an event only that watch can see.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.requests().len() < rotated_at + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    server
+        .create("/api/v1/namespaces/demo/pods", &pod("after-rewatch"))
+        .unwrap();
+    let resumed = wait_for_line(&rx, &mut lines, "after-rewatch", Duration::from_secs(10));
+    // The server ends that watch too; once the guest has watched again, the host has
+    // finished (and audited) the replayed one.
+    let seen = server.requests().len();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while resumed && server.requests().len() == seen && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let printed = stop(&mut child, &lines);
+    assert!(resumed, "the watch did not survive the rotation\n{printed}");
+    (server.requests()[rotated_at..].to_vec(), printed)
+}
+
+/// The first request after the rotation carried the `old` token (and so was refused with
+/// 401); the host sent the same request again with the `new` one, and kept using it.
+fn assert_refused_then_replayed(after: &[RecordedRequest], old: &str, new: &str) {
+    assert!(after.len() >= 2, "{after:#?}");
+    assert_eq!(
+        authorization(&after[0]),
+        format!("Bearer {old}"),
+        "{after:#?}"
+    );
+    assert!(after[0].path_and_query.contains("watch="), "{after:#?}");
+    assert_eq!(after[1].path_and_query, after[0].path_and_query);
+    assert!(
+        after[1..]
+            .iter()
+            .all(|r| authorization(r) == format!("Bearer {new}")),
+        "{after:#?}"
+    );
+}
+
+fn server_with_token(token: &str) -> FakeApiServer {
+    FakeApiServer::start(ServerConfig {
+        token: Some(token.to_string()),
+        watch_event_interval: Duration::from_millis(20),
+        watch_timeout: Duration::from_secs(60),
+        ..ServerConfig::default()
+    })
+    .expect("start fake API server")
+}
+
+/// The kubelet rotates the projected ServiceAccount token long before kube-client's
+/// one-minute re-read, and the old token stops working. When the server ends the watch,
+/// the re-watch gets 401 with the cached old token; the host re-reads the token file and
+/// sends the request again (client-go refreshes on 401), so the watch goes on.
+#[test]
+fn watch_outlives_a_service_account_token_rotation() {
+    const OLD: &str = "sa-token-before-rotation";
+    const NEW: &str = "sa-token-after-rotation";
+    let server = server_with_token(OLD);
+    let home = tempfile::tempdir().unwrap();
+    let sa_dir = home.path().join("serviceaccount");
+    server
+        .write_service_account_dir(&sa_dir, OLD, "demo")
+        .unwrap();
+    let audit = home.path().join("audit.jsonl");
+    let mut cmd = host(home.path());
+    in_cluster_env(&mut cmd, &server, &sa_dir);
+    cmd.arg("--audit")
+        .arg(&audit)
+        .args([GUEST, "get", "pods", "-n", "demo", "-w"]);
+    let (after, printed) = watch_across_rotation(&server, cmd, || {
+        server
+            .write_service_account_dir(&sa_dir, NEW, "demo")
+            .unwrap();
+        server.set_admin_token(NEW);
+    });
+    assert_refused_then_replayed(&after, OLD, NEW);
+    assert!(
+        !printed.contains(OLD) && !printed.contains(NEW),
+        "{printed}"
+    );
+
+    // The refused request and its replay are one guest request: one audit record, with
+    // the final status and a note of the replay.
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.iter().all(|r| r["status"] != 401), "{audit}");
+    let replayed: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            r["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("after 401")
+        })
+        .collect();
+    assert_eq!(replayed.len(), 1, "{audit}");
+    assert_eq!(replayed[0]["status"], 200, "{audit}");
+    assert_eq!(replayed[0]["verb"], "watch", "{audit}");
+    assert!(!audit.contains(OLD) && !audit.contains(NEW));
+}
+
+/// An exec plugin's token stops working. It printed no expiry, so kube-client would keep
+/// it for the whole run; the host runs the plugin again on the 401 and replays the
+/// request with the token it prints then.
+#[cfg(unix)]
+#[test]
+fn exec_plugin_runs_again_when_the_server_refuses_its_token() {
+    const OLD: &str = "exec-token-before-rotation";
+    const NEW: &str = "exec-token-after-rotation";
+    let server = server_with_token(OLD);
+    let home = tempfile::tempdir().unwrap();
+    let token = home.path().join("token");
+    let runs = home.path().join("runs");
+    std::fs::write(&token, OLD).unwrap();
+    let script = format!(
+        "echo run >> '{runs}'; printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}' \"$(cat '{token}')\"",
+        runs = runs.display(),
+        token = token.display(),
+    );
+    let kubeconfig = home.path().join("config");
+    server
+        .write_kubeconfig(
+            &kubeconfig,
+            KubeconfigAuth::Exec {
+                command: "sh".into(),
+                args: vec!["-c".into(), script],
+            },
+            Some("demo"),
+        )
+        .unwrap();
+    let count_runs = || std::fs::read_to_string(&runs).unwrap().lines().count();
+    let mut cmd = host(home.path());
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([GUEST, "get", "pods", "-n", "demo", "-w"]);
+    let mut runs_before = 0;
+    let (after, printed) = watch_across_rotation(&server, cmd, || {
+        runs_before = count_runs();
+        std::fs::write(&token, NEW).unwrap();
+        server.set_admin_token(NEW);
+    });
+    assert_refused_then_replayed(&after, OLD, NEW);
+    assert_eq!(count_runs(), runs_before + 1, "{printed}");
+    assert!(
+        !printed.contains(OLD) && !printed.contains(NEW),
+        "{printed}"
+    );
 }

@@ -38,6 +38,9 @@ pub struct Shared {
     pub faults: Mutex<FaultState>,
     /// Every request, in arrival order.
     pub requests: Mutex<Vec<RecordedRequest>>,
+    /// The admin bearer token accepted now: `config.token` until a test rotates it with
+    /// [`crate::FakeApiServer::set_admin_token`].
+    pub admin_token: Mutex<Option<String>>,
     /// Priority-and-fairness identifiers per kind of caller, taken from recordings.
     flows: Flows,
 }
@@ -167,6 +170,7 @@ impl Shared {
         }
         Ok(Shared {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
+            admin_token: Mutex::new(config.token.clone()),
             config,
             cluster,
             store: Mutex::new(store),
@@ -514,9 +518,10 @@ pub fn respond(shared: &Arc<Shared>, source: Source, req: &Incoming<'_>, body: &
         Source::Network {
             verified_client_cert,
         } => {
+            let admin_token = shared.admin_token.lock().ok().and_then(|t| t.clone());
             let creds = Credentials {
                 proxy_mode: !cfg.tls,
-                admin_token: cfg.token.as_deref(),
+                admin_token: admin_token.as_deref(),
                 reader_token: cfg.reader_token.as_deref(),
             };
             let Ok(id) = auth::authenticate(&creds, verified_client_cert, find("authorization"))

@@ -179,6 +179,14 @@ pub enum KubeconfigAuth {
         /// Where to write the key PEM.
         key: PathBuf,
     },
+    /// `exec:` running `command` with `args` (`client.authentication.k8s.io/v1`,
+    /// `interactiveMode: Never`).
+    Exec {
+        /// The plugin to run.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
     /// An empty user.
     None,
 }
@@ -409,6 +417,16 @@ impl FakeApiServer {
         }
     }
 
+    /// Rotates the admin bearer token: from now on only `token` authenticates as the admin
+    /// and the previous one gets 401 Unauthorized, as an expired or revoked ServiceAccount
+    /// token does after the kubelet has written its successor. ([`FakeApiServer::config`]
+    /// still shows the token the server started with.)
+    pub fn set_admin_token(&self, token: &str) {
+        if let Ok(mut t) = self.shared.admin_token.lock() {
+            *t = Some(token.to_string());
+        }
+    }
+
     /// Writes a kubeconfig for this server: one cluster, user and context named
     /// `kubewasm-demo`, with the CA inline and the given credentials.
     pub fn write_kubeconfig(
@@ -446,6 +464,17 @@ impl FakeApiServer {
                     yaml_str(path_str(cert)?),
                     yaml_str(path_str(key)?)
                 ));
+            }
+            KubeconfigAuth::Exec { command, args } => {
+                y.push_str("\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n");
+                y.push_str(&format!(
+                    "      command: {}\n      args: [",
+                    yaml_str(command)
+                ));
+                let args: Vec<String> = args.iter().map(|a| yaml_str(a)).collect();
+                y.push_str(&args.join(", "));
+                y.push_str("]\n");
+                y.push_str("      interactiveMode: Never\n");
             }
             KubeconfigAuth::None => y.push_str(" {}\n"),
         }
