@@ -23,9 +23,12 @@ pub fn host_bin() -> PathBuf {
     host
 }
 
-/// One cache of compiled guests for the whole test run, so each guest compiles once.
+/// One cache of compiled guests for all test runs, so each guest compiles once. It lives
+/// under the target directory (entries are keyed by the guest's and engine's hashes, so
+/// a rebuilt guest gets a new entry) rather than a per-run temporary directory that
+/// nothing would remove.
 pub fn cache_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kubewasm-e2e-cache-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kubewasm-e2e-cache");
     std::fs::create_dir_all(&dir).expect("create cache dir");
     #[cfg(unix)]
     {

@@ -153,3 +153,97 @@ fn unknown_resource_type_is_a_client_error() {
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("widgets"), "{out:?}");
 }
+
+/// A cluster with `pods` generated pods in namespace `bulk`.
+fn bulk_cluster(pods: usize, watch_churn: Option<usize>) -> Cluster {
+    Cluster::start_with(
+        ServerConfig {
+            bulk_pods: Some(kubewasm_tests::BulkPods {
+                namespace: "bulk".into(),
+                count: pods,
+            }),
+            watch_churn,
+            ..ServerConfig::default()
+        },
+        crate::harness::ADMIN_TOKEN,
+    )
+}
+
+#[test]
+fn a_large_list_arrives_gzipped_and_prints_every_item_as_json() {
+    let cluster = bulk_cluster(1000, None);
+    let out = cluster.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "bulk",
+        "-o",
+        "json",
+        "--chunk-size",
+        "0",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1000);
+    assert_eq!(items[999]["kind"], "Pod");
+    assert_eq!(list["kind"], "List");
+    let request = cluster
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.path_and_query == "/api/v1/namespaces/bulk/pods")
+        .expect("one list request");
+    assert_eq!(request.header("accept-encoding"), Some("gzip"));
+    assert!(request.response_gzipped, "the 4 MB list came compressed");
+}
+
+#[test]
+fn watches_ask_for_no_compression_and_name_each_event() {
+    let cluster = bulk_cluster(20, Some(300));
+    // The server ends each watch after its burst of events and the guest watches again;
+    // read 300 lines and close the pipe, as `| head -n 300` does.
+    let mut child = cluster
+        .guest(
+            crate::harness::GUEST,
+            &[
+                "get",
+                "pods",
+                "-n",
+                "bulk",
+                "-w",
+                "--watch-only",
+                "-o",
+                "name",
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let lines: Vec<String> = std::io::BufRead::lines(stdout)
+        .take(300)
+        .map(Result::unwrap)
+        .collect();
+    let status = crate::harness::wait_with_limit(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a closed stdout ends the watch quietly"
+    );
+    assert_eq!(lines.len(), 300);
+    assert_eq!(lines[0], "pod/bulk-00001");
+    assert!(
+        lines.iter().all(|l| l.starts_with("pod/bulk-")),
+        "{lines:?}"
+    );
+    let watch = cluster
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.path_and_query.contains("watch=true"))
+        .expect("a watch request");
+    assert_eq!(watch.header("accept-encoding"), Some("identity"));
+    assert!(!watch.response_gzipped);
+}
