@@ -115,7 +115,7 @@ target/release/host run --dir "$work" --max-memory 2Gi \
     target/wasm32-wasip2/release/examples/decode_bench.wasm "$work/pods.json" 5
 echo
 echo "## (c) watch: $events MODIFIED events, first $events lines"
-rv=$($curl_cmd -H "$meta_accept" "$bulk?limit=1" | sed 's/.*"resourceVersion":"\([0-9]*\)".*/\1/')
+rv=$($curl_cmd -H "$meta_accept" "$bulk?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | head -1 | tr -dc 0-9)
 metadata_watch='Accept: application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json'
 set -- "$host get pods -n bulk -w --watch-only -o name | head -n $events" \
     "$host get pods -n bulk -w --watch-only | head -n $events" \

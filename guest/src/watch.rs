@@ -115,8 +115,6 @@ impl std::error::Error for WatchError {}
 #[derive(Debug, Default)]
 pub struct WatchParser {
     buf: Vec<u8>,
-    /// Bytes of `buf` already known to hold no complete event (no parseable line end).
-    scanned: usize,
 }
 
 impl WatchParser {
@@ -127,35 +125,39 @@ impl WatchParser {
 
     /// Adds `chunk` and returns the events it completes, in order.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<WatchEvent>, WatchError> {
+        // The server ends every event with a newline, so only bytes up to the last newline
+        // can hold complete events: what follows it waits for the next chunk without being
+        // parsed, and no byte is parsed twice (unless an event holds newlines itself, as
+        // when a server pretty-prints for a curl User-Agent: then its lines are re-read
+        // until it is whole).
+        let Some(last_newline) = memchr::memrchr(b'\n', chunk) else {
+            self.buf.extend_from_slice(chunk);
+            return Ok(Vec::new());
+        };
+        let complete = self.buf.len() + last_newline + 1;
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        let mut start = 0;
-        // Events end at a newline. A newline inside an event (a server pretty-printing
-        // for a curl User-Agent) makes the candidate an incomplete JSON value: keep
-        // looking at the next newline.
-        while let Some(offset) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
-            let end = self.scanned + offset + 1;
-            let candidate = &self.buf[start..end];
-            if candidate.iter().all(u8::is_ascii_whitespace) {
-                start = end;
-                self.scanned = end;
-                continue;
-            }
-            match serde_json::from_slice::<WatchEvent>(candidate) {
-                Ok(event) => {
+        let mut values =
+            serde_json::Deserializer::from_slice(&self.buf[..complete]).into_iter::<WatchEvent>();
+        let mut consumed = 0;
+        loop {
+            match values.next() {
+                Some(Ok(event)) => {
                     events.push(event);
-                    start = end;
-                    self.scanned = end;
+                    consumed = values.byte_offset();
                 }
-                Err(e) if e.is_eof() => self.scanned = end,
-                Err(e) => return Err(WatchError::Decode(e.to_string())),
+                // An event that goes on past the last newline.
+                Some(Err(e)) if e.is_eof() => break,
+                Some(Err(e)) => return Err(WatchError::Decode(e.to_string())),
+                // Only whitespace is left.
+                None => {
+                    consumed = complete;
+                    break;
+                }
             }
         }
-        if start > 0 {
-            // Drop consumed bytes once per chunk, not once per event.
-            self.buf.drain(..start);
-            self.scanned -= start;
-        }
+        // Drop consumed bytes once per chunk, not once per event.
+        self.buf.drain(..consumed);
         Ok(events)
     }
 
