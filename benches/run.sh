@@ -40,7 +40,7 @@ else
 fi
 
 # curl gets the same server, CA and token as the host.
-server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -1)
+server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -1 | tr -d '"')
 sed -n 's/^ *certificate-authority-data: *//p' "$kubeconfig" | head -1 | base64 -d > "$work/ca.pem"
 token=$(sed -n 's/^ *token: *//p' "$kubeconfig" | head -1 | tr -d '"')
 
@@ -84,8 +84,10 @@ meta_accept='Accept: application/json;as=PartialObjectMetadataList;v=v1;g=meta.k
 # curl's own User-Agent makes kube-apiserver pretty-print; kubectl's does not.
 curl_bulk="$curl_cmd -A kubectl --compressed"
 kubectl_cmd="HOME=$work/kubectl-home kubectl --kubeconfig $kubeconfig"
-$curl_bulk -o "$work/pods.json" "$bulk"
-$curl_cmd -A kubectl -H 'Accept-Encoding: gzip' -o "$work/pods.json.gz" "$bulk"
+# For calls made here rather than through hyperfine's shell.
+curl_direct() { curl -sS --cacert "$work/ca.pem" -H "Authorization: Bearer $token" -A kubectl "$@"; }
+curl_direct -o "$work/pods.json" "$bulk"
+curl_direct -H 'Accept-Encoding: gzip' -o "$work/pods.json.gz" "$bulk"
 echo
 echo "## (b) list $pods pods in one request"
 echo "JSON body $(stat -c %s "$work/pods.json") bytes, gzip on the wire $(stat -c %s "$work/pods.json.gz") bytes"
@@ -115,7 +117,7 @@ target/release/host run --dir "$work" --max-memory 2Gi \
     target/wasm32-wasip2/release/examples/decode_bench.wasm "$work/pods.json" 5
 echo
 echo "## (c) watch: $events MODIFIED events, first $events lines"
-rv=$($curl_cmd -H "$meta_accept" "$bulk?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | head -1 | tr -dc 0-9)
+rv=$(curl_direct -H "$meta_accept" "$bulk?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | head -1 | tr -dc 0-9)
 metadata_watch='Accept: application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json'
 set -- "$host get pods -n bulk -w --watch-only -o name | head -n $events" \
     "$host get pods -n bulk -w --watch-only | head -n $events" \

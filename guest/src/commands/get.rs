@@ -13,7 +13,7 @@ use crate::golang;
 use crate::liststream::ListType;
 use crate::meta::PartialObject;
 use crate::output::{self, ListPrinter, OutputFormat};
-use crate::request::{Format, ListParams, Method, ResourceUrl};
+use crate::request::{Format, ListParams, Method, Request, ResourceUrl};
 use crate::resource::ResourceType;
 use crate::status::RequestContext;
 use crate::table::{PrintOptions, Table, TableColumn, TablePrinter};
@@ -219,42 +219,18 @@ pub(super) fn run(
     }
 }
 
-/// Lists `resource` as server-side Tables page by page (kubectl's chunking), handing
-/// each page to `each`: kubectl's printer aligns the columns of a page.
-fn for_each_page(
-    transport: &mut dyn Transport,
-    plan: &Plan,
-    resource: &ResourceType,
-    params: &ListParams,
-    each: &mut dyn FnMut(Table) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let url = plan.url(resource)?;
-    let group_resource = resource.group_resource();
-    let context = RequestContext {
-        method: Method::Get,
-        resource: Some(&group_resource),
-        name: None,
-    };
-    let mut params = params.clone();
-    loop {
-        let page: Table = fetch(transport, &url.list(&params, Format::Table), &context)?;
-        let next = page.metadata.continue_token.clone();
-        each(page)?;
-        if next.is_empty() {
-            return Ok(());
-        }
-        params.continue_token = Some(next);
-    }
-}
-
-/// Lists `resource` page by page, decoding each item as `T` as it arrives and handing
-/// it to `each` with the type its list names.
-fn for_each_item<T: DeserializeOwned>(
+/// Lists `resource` page by page (kubectl's chunking): `page` sends one page's request
+/// (in `format`) and returns the page's `continue` token.
+fn paginate(
     transport: &mut dyn Transport,
     plan: &Plan,
     resource: &ResourceType,
     format: Format,
-    each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
+    page: &mut dyn FnMut(
+        &mut dyn Transport,
+        &Request,
+        &RequestContext<'_>,
+    ) -> Result<String, Error>,
 ) -> Result<(), Error> {
     let url = plan.url(resource)?;
     let group_resource = resource.group_resource();
@@ -265,18 +241,52 @@ fn for_each_item<T: DeserializeOwned>(
     };
     let mut params = plan.list_params();
     loop {
-        let next = fetch_items(
-            transport,
-            &url.list(&params, format),
-            &context,
-            "items",
-            each,
-        )?;
+        let next = page(transport, &url.list(&params, format), &context)?;
         if next.is_empty() {
             return Ok(());
         }
         params.continue_token = Some(next);
     }
+}
+
+/// Lists `resource` as server-side Tables, handing each page to `each`: kubectl's
+/// printer aligns the columns of a page.
+fn for_each_page(
+    transport: &mut dyn Transport,
+    plan: &Plan,
+    resource: &ResourceType,
+    each: &mut dyn FnMut(Table) -> Result<(), Error>,
+) -> Result<(), Error> {
+    paginate(
+        transport,
+        plan,
+        resource,
+        Format::Table,
+        &mut |transport, request, context| {
+            let page: Table = fetch(transport, request, context)?;
+            let next = page.metadata.continue_token.clone();
+            each(page)?;
+            Ok(next)
+        },
+    )
+}
+
+/// Lists `resource`, decoding each item as `T` as it arrives and handing it to `each`
+/// with the type its list names.
+fn for_each_item<T: DeserializeOwned>(
+    transport: &mut dyn Transport,
+    plan: &Plan,
+    resource: &ResourceType,
+    format: Format,
+    each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
+) -> Result<(), Error> {
+    paginate(
+        transport,
+        plan,
+        resource,
+        format,
+        &mut |transport, request, context| fetch_items(transport, request, context, "items", each),
+    )
 }
 
 /// Gets one object as `T`.
@@ -326,17 +336,11 @@ fn print_tables(
         rows_before_group = rows;
         let mut printer = TablePrinter::new(plan.print_options(&target.resource));
         let result = if target.names.is_empty() {
-            for_each_page(
-                transport,
-                plan,
-                &target.resource,
-                &plan.list_params(),
-                &mut |page: Table| {
-                    rows += page.rows.len();
-                    printer.print(&page);
-                    Ok(())
-                },
-            )
+            for_each_page(transport, plan, &target.resource, &mut |page: Table| {
+                rows += page.rows.len();
+                printer.print(&page);
+                Ok(())
+            })
         } else {
             let mut result = Ok(());
             for name in &target.names {
