@@ -219,8 +219,12 @@ pub(super) fn run(
     }
 }
 
-/// Lists `resource` page by page (kubectl's chunking): `page` sends one page's request
-/// (in `format`) and returns the page's `continue` token.
+/// Sends one page's request and returns the page's `continue` token.
+type PageFetcher<'a> =
+    dyn FnMut(&mut dyn Transport, &Request, &RequestContext<'_>) -> Result<String, Error> + 'a;
+
+/// Lists `resource` page by page (kubectl's chunking): `page` sends each page's request
+/// (in `format`).
 fn paginate(
     transport: &mut dyn Transport,
     plan: &Plan,
