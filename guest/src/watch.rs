@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::meta::PartialObject;
-use crate::status::Status;
+use crate::meta::{ObjectMeta, PartialObject};
+use crate::status::{Status, StatusDetails};
 
 /// The type of a watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,15 +45,50 @@ impl EventType {
     }
 }
 
-/// One watch event. The object stays undecoded until the caller knows what it wants
-/// (a `Table` row, a whole object, a `Status`).
+/// One watch event. By default the object stays undecoded (JSON text) until the caller
+/// knows what it wants (a `Table` row, a whole object, a `Status`); a caller that knows
+/// already decodes it in the same pass, e.g. as a [`MetadataObject`].
 #[derive(Debug, Clone, Deserialize)]
-pub struct WatchEvent {
+pub struct WatchEvent<O = Box<RawValue>> {
     /// The event type.
     #[serde(rename = "type")]
     pub event_type: EventType,
-    /// The object, as JSON text.
-    pub object: Box<RawValue>,
+    /// The object.
+    pub object: O,
+}
+
+/// A watched object decoded for what a metadata watch (`-o name`) needs: its metadata,
+/// or for an ERROR event the `Status` fields, read in the same pass as the event.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MetadataObject {
+    /// The object's metadata (a bookmark's carries only the resourceVersion).
+    pub metadata: ObjectMeta,
+    kind: String,
+    /// A Status's `Failure`; an object's own `status` (if a server sent whole objects)
+    /// is kept as text and ignored.
+    status: Option<Box<RawValue>>,
+    message: String,
+    reason: String,
+    code: i32,
+    details: Option<StatusDetails>,
+}
+
+impl MetadataObject {
+    /// The `Status` of an ERROR event.
+    pub fn into_status(self) -> Status {
+        Status {
+            kind: self.kind,
+            status: self
+                .status
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .unwrap_or_default(),
+            message: self.message,
+            reason: self.reason,
+            code: self.code,
+            details: self.details,
+        }
+    }
 }
 
 impl WatchEvent {
@@ -123,8 +158,12 @@ impl WatchParser {
         Self::default()
     }
 
-    /// Adds `chunk` and returns the events it completes, in order.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<WatchEvent>, WatchError> {
+    /// Adds `chunk` and returns the events it completes, in order, each object decoded
+    /// as `O`.
+    pub fn feed<O: DeserializeOwned>(
+        &mut self,
+        chunk: &[u8],
+    ) -> Result<Vec<WatchEvent<O>>, WatchError> {
         // The server ends every event with a newline, so only bytes up to the last newline
         // can hold complete events: what follows it waits for the next chunk without being
         // parsed, and no byte is parsed twice (unless an event holds newlines itself, as
@@ -137,8 +176,8 @@ impl WatchParser {
         let complete = self.buf.len() + last_newline + 1;
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        let mut values =
-            serde_json::Deserializer::from_slice(&self.buf[..complete]).into_iter::<WatchEvent>();
+        let mut values = serde_json::Deserializer::from_slice(&self.buf[..complete])
+            .into_iter::<WatchEvent<O>>();
         let mut consumed = 0;
         loop {
             match values.next() {
@@ -163,11 +202,11 @@ impl WatchParser {
 
     /// Ends the stream: returns a last event that was not newline-terminated, or an
     /// error if the stream stopped in the middle of one.
-    pub fn finish(self) -> Result<Option<WatchEvent>, WatchError> {
+    pub fn finish<O: DeserializeOwned>(self) -> Result<Option<WatchEvent<O>>, WatchError> {
         if self.buf.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        match serde_json::from_slice::<WatchEvent>(&self.buf) {
+        match serde_json::from_slice::<WatchEvent<O>>(&self.buf) {
             Ok(event) => Ok(Some(event)),
             Err(e) if e.is_eof() => Err(WatchError::Truncated),
             Err(e) => Err(WatchError::Decode(e.to_string())),
@@ -213,9 +252,9 @@ mod tests {
         let mut parser = WatchParser::new();
         let mut events = Vec::new();
         for chunk in body.chunks(chunk_size) {
-            events.extend(parser.feed(chunk).unwrap());
+            events.extend(parser.feed::<Box<RawValue>>(chunk).unwrap());
         }
-        events.extend(parser.finish().unwrap());
+        events.extend(parser.finish::<Box<RawValue>>().unwrap());
         events
     }
 
@@ -250,9 +289,9 @@ mod tests {
     fn watch_parser_handles_several_events_in_one_chunk_and_blank_lines() {
         let body = b"\n{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n\n{\"type\":\"DELETED\",\"object\":{\"a\":2}}\n";
         let mut parser = WatchParser::new();
-        let events = parser.feed(body).unwrap();
+        let events = parser.feed::<Box<RawValue>>(body).unwrap();
         assert_eq!(types(&events), [EventType::Added, EventType::Deleted]);
-        assert!(parser.finish().unwrap().is_none());
+        assert!(parser.finish::<Box<RawValue>>().unwrap().is_none());
     }
 
     #[test]
@@ -267,12 +306,16 @@ mod tests {
         let mut parser = WatchParser::new();
         assert!(
             parser
-                .feed(b"{\"type\":\"ADDED\",\"object\":{}}")
+                .feed::<Box<RawValue>>(b"{\"type\":\"ADDED\",\"object\":{}}")
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            parser.finish().unwrap().unwrap().event_type,
+            parser
+                .finish::<Box<RawValue>>()
+                .unwrap()
+                .unwrap()
+                .event_type,
             EventType::Added
         );
     }
@@ -282,23 +325,26 @@ mod tests {
         let mut parser = WatchParser::new();
         assert!(
             parser
-                .feed(b"{\"type\":\"ADDED\",\"obj")
+                .feed::<Box<RawValue>>(b"{\"type\":\"ADDED\",\"obj")
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(parser.finish().unwrap_err(), WatchError::Truncated);
+        assert_eq!(
+            parser.finish::<Box<RawValue>>().unwrap_err(),
+            WatchError::Truncated
+        );
     }
 
     #[test]
     fn watch_parser_rejects_garbage_and_unknown_types() {
         let mut parser = WatchParser::new();
         assert!(matches!(
-            parser.feed(b"<html>\n"),
+            parser.feed::<Box<RawValue>>(b"<html>\n"),
             Err(WatchError::Decode(_))
         ));
         let mut parser = WatchParser::new();
         assert!(matches!(
-            parser.feed(b"{\"type\":\"EXPLODED\",\"object\":{}}\n"),
+            parser.feed::<Box<RawValue>>(b"{\"type\":\"EXPLODED\",\"object\":{}}\n"),
             Err(WatchError::Decode(_))
         ));
     }
@@ -359,5 +405,32 @@ mod tests {
         assert_eq!(first.column_definitions.len(), 1);
         assert!(second.column_definitions.is_empty());
         assert_eq!(events[1].resource_version().as_deref(), Some("11"));
+    }
+
+    #[test]
+    fn metadata_events_decode_in_one_pass_and_errors_keep_their_status() {
+        let body = fixture_body(include_str!(
+            "../../tests/fixtures/watch-too-old-resourceversion.http"
+        ));
+        let mut parser = WatchParser::new();
+        let events = parser.feed::<MetadataObject>(body).unwrap();
+        let error = events.into_iter().last().expect("an event");
+        assert_eq!(error.event_type, EventType::Error);
+        let status = error.object.into_status();
+        assert!(status.is_expired(), "{status:?}");
+        assert_eq!(status.status, "Failure");
+
+        let body = b"{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"PartialObjectMetadata\",\"metadata\":{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"7\"}}}\n{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"},\"status\":{\"phase\":\"Running\"}}}\n";
+        let events = parser.feed::<MetadataObject>(body).unwrap();
+        let names: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.object.metadata.name.as_str(),
+                    e.object.metadata.resource_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a", "7"), ("b", "")]);
     }
 }

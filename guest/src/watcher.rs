@@ -39,7 +39,7 @@ use crate::request::{Format, ListParams, Method, ResourceUrl, WatchParams};
 use crate::retry::{self, Backoff};
 use crate::status::{RequestContext, Status};
 use crate::table::{Table, TableColumn, TableRow};
-use crate::watch::{EventType, WatchError, WatchEvent, WatchParser};
+use crate::watch::{EventType, MetadataObject, WatchError, WatchEvent, WatchParser};
 
 /// Consecutive failed attempts without progress after which the watch gives up.
 pub const MAX_FAILURES: u32 = 10;
@@ -69,7 +69,8 @@ pub enum Item {
 /// `Value` trees would, and `-o name` never builds a tree at all.
 #[derive(Debug, Clone)]
 pub struct ObjectItem {
-    raw: Box<RawValue>,
+    /// `None` when only the metadata was asked for (`Format::Metadata`).
+    raw: Option<Box<RawValue>>,
     /// The object's metadata (name, namespace, resourceVersion, labels).
     pub metadata: ObjectMeta,
     /// The type of the list the object came in: list items carry no `apiVersion` and
@@ -79,7 +80,9 @@ pub struct ObjectItem {
 
 impl PartialEq for ObjectItem {
     fn eq(&self, other: &Self) -> bool {
-        self.raw.get() == other.raw.get() && self.list_type == other.list_type
+        self.raw.as_ref().map(|r| r.get()) == other.raw.as_ref().map(|r| r.get())
+            && self.metadata == other.metadata
+            && self.list_type == other.list_type
     }
 }
 
@@ -89,15 +92,35 @@ impl ObjectItem {
     pub fn new(raw: Box<RawValue>, list_type: Option<Rc<ListType>>) -> serde_json::Result<Self> {
         let metadata = serde_json::from_str::<PartialObject>(raw.get())?.metadata;
         Ok(ObjectItem {
-            raw,
+            raw: Some(raw),
             metadata,
             list_type,
         })
     }
 
-    /// The whole object, with `apiVersion` and `kind` as kubectl shows list items.
+    /// An object of which only the metadata was read.
+    pub fn from_metadata(metadata: ObjectMeta) -> Self {
+        ObjectItem {
+            raw: None,
+            metadata,
+            list_type: None,
+        }
+    }
+
+    /// The whole object, with `apiVersion` and `kind` as kubectl shows list items (only
+    /// the metadata's name, namespace, resourceVersion and labels if that is all that was
+    /// read).
     pub fn value(&self) -> Result<Value, Error> {
-        let mut value: Value = serde_json::from_str(self.raw.get()).map_err(|e| Error::Decode {
+        let Some(raw) = &self.raw else {
+            let m = &self.metadata;
+            return Ok(serde_json::json!({"metadata": {
+                "name": m.name,
+                "namespace": m.namespace,
+                "resourceVersion": m.resource_version,
+                "labels": m.labels,
+            }}));
+        };
+        let mut value: Value = serde_json::from_str(raw.get()).map_err(|e| Error::Decode {
             request: "a watched object".into(),
             reason: e.to_string(),
         })?;
@@ -321,22 +344,31 @@ impl Watcher {
                 let mut items = Vec::new();
                 let mut list_type = None;
                 let mut reader = ListReader::new(&mut *response.body, "items");
+                let failed = |e: ListError| match e {
+                    ListError::Body(e) => Error::from(e),
+                    ListError::Malformed(reason) => decode_error(reason),
+                    ListError::Decode(e) => decode_error(format!("items: {e}")),
+                };
                 loop {
-                    let raw = match reader.next_item::<Box<RawValue>>() {
-                        Ok(Some(raw)) => raw,
-                        Ok(None) => break,
-                        Err(ListError::Body(e)) => return Err(e.into()),
-                        Err(ListError::Malformed(reason)) => return Err(decode_error(reason)),
-                        Err(ListError::Decode(e)) => return Err(decode_error(e.to_string())),
+                    // `-o name` needs the metadata only: decoded in one pass, no text kept.
+                    let item = if self.format == Format::Metadata {
+                        match reader.next_item::<PartialObject>().map_err(failed)? {
+                            Some(object) => ObjectItem::from_metadata(object.metadata),
+                            None => break,
+                        }
+                    } else {
+                        let Some(raw) = reader.next_item::<Box<RawValue>>().map_err(failed)? else {
+                            break;
+                        };
+                        let list_type = list_type.get_or_insert_with(|| {
+                            Rc::new(ListType {
+                                api_version: reader.string_field("apiVersion"),
+                                kind: reader.string_field("kind"),
+                            })
+                        });
+                        ObjectItem::new(raw, Some(list_type.clone()))
+                            .map_err(|e| decode_error(format!("items: {e}")))?
                     };
-                    let list_type = list_type.get_or_insert_with(|| {
-                        Rc::new(ListType {
-                            api_version: reader.string_field("apiVersion"),
-                            kind: reader.string_field("kind"),
-                        })
-                    });
-                    let item = ObjectItem::new(raw, Some(list_type.clone()))
-                        .map_err(|e| decode_error(format!("items: {e}")))?;
                     items.push(Item::Object(item));
                 }
                 let head = reader.metadata();
@@ -467,7 +499,7 @@ impl Watcher {
                 Ok(None) => break,
                 Err(e) => return classify(Error::Client(e), progress),
             };
-            let events = match parser.feed(&chunk) {
+            let events = match self.parse(&mut parser, &chunk) {
                 Ok(events) => events,
                 Err(e) => return classify(Error::from(e), progress),
             };
@@ -479,7 +511,13 @@ impl Watcher {
             }
             sink.flush()?;
         }
-        match parser.finish() {
+        let last = match self.format {
+            Format::Metadata => parser
+                .finish()
+                .map(|e| e.map(|e| Event::Metadata(Box::new(e)))),
+            _ => parser.finish().map(|e| e.map(Event::Text)),
+        };
+        match last {
             Ok(Some(event)) => {
                 let outcome = self.handle(event, sink, &mut progress)?;
                 sink.flush()?;
@@ -495,30 +533,48 @@ impl Watcher {
         })
     }
 
+    /// Splits `chunk`'s complete events off `parser`, decoding their objects as this
+    /// watch's format needs: a metadata watch (`-o name`) decodes each event in one pass.
+    fn parse(&self, parser: &mut WatchParser, chunk: &[u8]) -> Result<Vec<Event>, WatchError> {
+        Ok(match self.format {
+            Format::Metadata => parser
+                .feed(chunk)?
+                .into_iter()
+                .map(|e| Event::Metadata(Box::new(e)))
+                .collect(),
+            _ => parser.feed(chunk)?.into_iter().map(Event::Text).collect(),
+        })
+    }
+
     /// Handles one event; `Some` ends the connection.
     fn handle(
         &mut self,
-        event: WatchEvent,
+        event: Event,
         sink: &mut dyn WatchSink,
         progress: &mut bool,
     ) -> Result<Option<Outcome>, Error> {
-        match event.event_type {
-            EventType::Error => {
-                let status = event.status();
-                if status.is_expired() {
-                    return Ok(Some(Outcome::Expired(Error::from(status))));
-                }
-                classify(Error::from(status), *progress).map(Some)
+        let event = match event {
+            Event::Text(event) => event,
+            Event::Metadata(event) => {
+                let WatchEvent { event_type, object } = *event;
+                return match event_type {
+                    EventType::Error => self.failed(object.into_status(), progress),
+                    EventType::Bookmark => {
+                        self.bookmark(object.metadata.resource_version, progress);
+                        Ok(None)
+                    }
+                    kind => {
+                        let item = Item::Object(ObjectItem::from_metadata(object.metadata));
+                        self.changed(kind, &[], vec![item], sink, progress)
+                    }
+                };
             }
+        };
+        match event.event_type {
+            EventType::Error => self.failed(event.status(), progress),
             EventType::Bookmark => {
-                if let Some(rv) = event
-                    .decode::<PartialObject>()
-                    .ok()
-                    .map(|o| o.metadata.resource_version)
-                    .filter(|rv| !rv.is_empty())
-                {
-                    self.resource_version = rv;
-                    *progress = true;
+                if let Ok(object) = event.decode::<PartialObject>() {
+                    self.bookmark(object.metadata.resource_version, progress);
                 }
                 Ok(None)
             }
@@ -557,24 +613,61 @@ impl Watcher {
                     }
                     Err(object) => (Vec::new(), vec![Item::Object(object)]),
                 };
-                let changes: Vec<(EventType, &Item)> = items.iter().map(|i| (kind, i)).collect();
-                sink.emit(&columns, &changes, false)?;
-                for item in items {
-                    let rv = item.resource_version();
-                    if !rv.is_empty() {
-                        self.resource_version = rv.clone();
-                    }
-                    if kind == EventType::Deleted {
-                        self.known.remove(&item.key());
-                    } else {
-                        self.known.insert(item.key(), (rv, item));
-                    }
-                }
-                *progress = true;
-                Ok(None)
+                self.changed(kind, &columns, items, sink, progress)
             }
         }
     }
+
+    /// An ERROR event: `410 Expired` relists, anything else is sorted by [`classify`].
+    fn failed(&mut self, status: Status, progress: &bool) -> Result<Option<Outcome>, Error> {
+        if status.is_expired() {
+            return Ok(Some(Outcome::Expired(Error::from(status))));
+        }
+        classify(Error::from(status), *progress).map(Some)
+    }
+
+    /// A BOOKMARK: the watch has reached `resource_version`.
+    fn bookmark(&mut self, resource_version: String, progress: &mut bool) {
+        if !resource_version.is_empty() {
+            self.resource_version = resource_version;
+            *progress = true;
+        }
+    }
+
+    /// ADDED, MODIFIED or DELETED `items`: reported, then remembered (or forgotten).
+    fn changed(
+        &mut self,
+        kind: EventType,
+        columns: &[TableColumn],
+        items: Vec<Item>,
+        sink: &mut dyn WatchSink,
+        progress: &mut bool,
+    ) -> Result<Option<Outcome>, Error> {
+        let changes: Vec<(EventType, &Item)> = items.iter().map(|i| (kind, i)).collect();
+        sink.emit(columns, &changes, false)?;
+        for item in items {
+            let rv = item.resource_version();
+            if !rv.is_empty() {
+                self.resource_version = rv.clone();
+            }
+            if kind == EventType::Deleted {
+                self.known.remove(&item.key());
+            } else {
+                self.known.insert(item.key(), (rv, item));
+            }
+        }
+        *progress = true;
+        Ok(None)
+    }
+}
+
+/// A watch event, its object decoded as the watch's format needs.
+enum Event {
+    /// The object as text (tables, whole objects).
+    Text(WatchEvent),
+    /// The object's metadata, or an ERROR's Status (`Format::Metadata`). Boxed: it is
+    /// the larger variant by far.
+    Metadata(Box<WatchEvent<MetadataObject>>),
 }
 
 /// Sorts a failure into: relist (`410`), retry (the server or the connection may
