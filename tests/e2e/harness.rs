@@ -50,6 +50,36 @@ pub fn host(home: &Path) -> Command {
     cmd
 }
 
+/// `host run --kubeconfig KUBECONFIG HOST-FLAGS... GUEST.wasm ARGS...` with `HOME` at
+/// `home`. Host flags go before the component: everything after it is the guest's.
+pub fn host_run(
+    home: &Path,
+    kubeconfig: &Path,
+    host_flags: &[&str],
+    wasm: impl AsRef<Path>,
+    args: &[&str],
+) -> Command {
+    let mut cmd = host(home);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(host_flags)
+        .arg(wasm.as_ref())
+        .args(args);
+    cmd
+}
+
+/// Points `cmd` (a [`host`] command) at `server` as if it ran in a pod: the service
+/// variables a pod gets, and `host run --service-account-dir SA_DIR`.
+pub fn in_cluster_env(cmd: &mut Command, server: &kubewasm_tests::FakeApiServer, sa_dir: &Path) {
+    let port = server.url().rsplit(':').next().unwrap().to_string();
+    cmd.env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", port)
+        .arg("run")
+        .arg("--service-account-dir")
+        .arg(sa_dir);
+}
+
 /// What a finished command printed.
 pub struct Output {
     pub status: ExitStatus,
@@ -161,14 +191,24 @@ impl Cluster {
     }
 
     /// `host run --kubeconfig K GUEST.wasm ARGS...`.
-    pub fn guest(&self, wasm: &str, args: &[&str]) -> Command {
-        let mut cmd = host(self.home.path());
-        cmd.arg("run")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg(wasm)
-            .args(args);
-        cmd
+    pub fn guest(&self, wasm: impl AsRef<Path>, args: &[&str]) -> Command {
+        self.command_with(&[], wasm, args)
+    }
+
+    /// `host run --kubeconfig K HOST-FLAGS... GUEST.wasm ARGS...`, for tests that spawn
+    /// the host or change its environment.
+    pub fn command_with(
+        &self,
+        host_flags: &[&str],
+        wasm: impl AsRef<Path>,
+        args: &[&str],
+    ) -> Command {
+        host_run(self.home.path(), &self.kubeconfig, host_flags, wasm, args)
+    }
+
+    /// Runs `host run --kubeconfig K HOST-FLAGS... GUEST.wasm ARGS...` to completion.
+    pub fn run_with(&self, host_flags: &[&str], wasm: impl AsRef<Path>, args: &[&str]) -> Output {
+        run(self.command_with(host_flags, wasm, args))
     }
 
     /// Runs the real guest with `args` to completion.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use kubewasm_tests::{Faults, ServerConfig, Throttle};
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, Output, host, wait_with_limit};
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, Output, wait_with_limit};
 
 const CONFIGMAP: &str = "\
 apiVersion: v1
@@ -23,13 +23,8 @@ data:
 
 /// Runs the guest with writes allowed (`--policy unrestricted`) and `stdin` piped in.
 fn kubectl_writes(cluster: &Cluster, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--policy", "unrestricted", GUEST])
-        .args(args)
-        .stdin(Stdio::piped())
+    let mut cmd = cluster.command_with(&["--policy", "unrestricted"], GUEST, args);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn host");
@@ -117,12 +112,7 @@ fn create_apply_patch_delete_print_like_kubectl() {
 #[test]
 fn writes_are_denied_by_the_default_policy() {
     let cluster = Cluster::admin();
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args([GUEST, "delete", "pod", "demo-00001"]);
-    let out = crate::harness::run(cmd);
+    let out = cluster.kubectl(&["delete", "pod", "demo-00001"]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("denied: delete pods"), "{out:?}");
     assert!(cluster.server.requests().iter().all(|r| r.method == "GET"));
