@@ -230,11 +230,7 @@ fn paginate(
     plan: &Plan,
     resource: &ResourceType,
     format: Format,
-    page: &mut dyn FnMut(
-        &mut dyn Transport,
-        &Request,
-        &RequestContext<'_>,
-    ) -> Result<String, Error>,
+    page: &mut PageFetcher<'_>,
 ) -> Result<(), Error> {
     let url = plan.url(resource)?;
     let group_resource = resource.group_resource();
