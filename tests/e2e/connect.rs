@@ -1,7 +1,7 @@
 //! The three ways to reach an API server, the search order, TLS verification, and
 //! credentials refreshed when the server stops accepting them.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use kubewasm_tests::{FakeApiServer, Faults, KubeconfigAuth, RecordedRequest, ServerConfig};
 
 use crate::harness::{
-    ADMIN_TOKEN, Cluster, GUEST, host, host_run, in_cluster_env, run, wait_with_limit,
+    ADMIN_TOKEN, Cluster, GUEST, host, host_run, in_cluster_env, lines_in_background, run,
+    wait_with_limit,
 };
 
 fn server() -> FakeApiServer {
@@ -365,16 +366,7 @@ fn watch_across_rotation(
 
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn host");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_in_background(child.stdout.take().unwrap(), |line| line);
     let mut lines = Vec::new();
 
     // The list is printed and the watch is open (it replays the recorded events).

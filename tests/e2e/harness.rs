@@ -1,8 +1,9 @@
 //! Running the `host` binary against the fake API server.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -78,6 +79,25 @@ pub fn in_cluster_env(cmd: &mut Command, server: &kubewasm_tests::FakeApiServer,
         .arg("run")
         .arg("--service-account-dir")
         .arg(sa_dir);
+}
+
+/// Reads `stdout` line by line on a thread and sends `each(line)` to the returned
+/// channel, so that a test can wait for output with a deadline (a blocking read has
+/// none). The thread ends with the output, or when the receiver is dropped.
+pub fn lines_in_background<T: Send + 'static>(
+    stdout: impl Read + Send + 'static,
+    each: impl Fn(String) -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(each(line)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// What a finished command printed.
@@ -209,6 +229,16 @@ impl Cluster {
     /// Runs `host run --kubeconfig K HOST-FLAGS... GUEST.wasm ARGS...` to completion.
     pub fn run_with(&self, host_flags: &[&str], wasm: impl AsRef<Path>, args: &[&str]) -> Output {
         run(self.command_with(host_flags, wasm, args))
+    }
+
+    /// Spawns `host run --kubeconfig K GUEST.wasm ARGS...` (the real guest) with stdout
+    /// piped, for tests that read its output as it comes.
+    pub fn spawn_guest(&self, args: &[&str], stderr: Stdio) -> Child {
+        self.guest(GUEST, args)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn host")
     }
 
     /// Runs the real guest with `args` to completion.
