@@ -16,7 +16,7 @@ use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
 use crate::credentials::{AuthKind, Identity, Source};
 use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
-use crate::limits::{Limits, RateLimiter, StreamSlots};
+use crate::limits::{Limits, RateLimiter, StreamSlot, StreamSlots};
 use crate::policy::{Decision, Policy, RequestInfo};
 use crate::reauth::Reauthenticated;
 use crate::sanitize;
@@ -169,153 +169,20 @@ impl wit_credentials::Host for KubeCtxView<'_> {
 }
 
 impl api::Host for KubeCtxView<'_> {
+    /// One guest request, as a pipeline: [`KubeCtx::answer`] runs the stages that may
+    /// refuse it, each with `?`, so that every refusal meets in one place,
+    /// [`KubeCtx::fail`], which audits it; an answer goes to the guest by
+    /// [`KubeCtxView::respond`], whose stream audits it when it ends. Either way the
+    /// guest request gets exactly one audit record.
     async fn send(
         &mut self,
         request: api::Request,
     ) -> wasmtime::Result<Result<api::Response, api::ErrorCode>> {
-        let start = Instant::now();
-        let mut record = AuditRecord {
-            time: now_rfc3339(),
-            verb: method_name(request.method).to_lowercase(),
-            path: request.path_and_query.clone(),
-            decision: "allow",
-            ..AuditRecord::default()
-        };
-        let fail = |mut record: AuditRecord, code: ErrorCode, audit: &Option<AuditLog>| {
-            if let Some(audit) = audit {
-                if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
-                    record.decision = "deny";
-                    record.reason = code.to_string();
-                } else {
-                    record.error = Some(code.to_string());
-                }
-                record.finish(start.elapsed());
-                audit.record(&record);
-            }
-            Ok(Err(code.into()))
-        };
-
-        // Read the request as the API server will, refusing anything it could read
-        // differently, then let the policy decide.
-        let info = match RequestInfo::parse(method_name(request.method), &request.path_and_query) {
-            Ok(info) => info,
-            Err(refusal) => {
-                let code = ErrorCode::InvalidRequest(refusal.to_string());
-                return fail(record, code, &self.ctx.audit);
-            }
-        };
-        record.verb = info.verb.clone();
-        record.api_group = info.api_group.clone();
-        record.resource = info.resource.clone();
-        record.subresource = info.subresource.clone();
-        record.namespace = info.namespace.clone();
-        record.name = info.name.clone();
-        match self.ctx.policy.decide(&info) {
-            Decision::Allow { rule_text, .. } => record.reason = rule_text,
-            Decision::Deny { reason, suggestion } => {
-                let code = ErrorCode::Denied(format!("{reason}\n{suggestion}"));
-                return fail(record, code, &self.ctx.audit);
-            }
+        let mut audit = PendingAudit::begin(&request);
+        match self.ctx.answer(request, &mut audit.record).await {
+            Ok(reply) => self.respond(reply, audit).map(Ok),
+            Err(code) => Ok(Err(self.ctx.fail(audit, code))),
         }
-        let streaming = info.verb == "watch"
-            || (info.subresource == "log" && has_true_param(&request.path_and_query, "follow"));
-        let discovery = self.ctx.discovery.clone().filter(|_| {
-            DiscoveryCache::is_discovery(method_name(request.method), &request.path_and_query)
-        });
-        let accept = header(&request.headers, "accept")
-            .unwrap_or_default()
-            .to_string();
-        let refresh = header(&request.headers, "cache-control")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
-        let path = request.path_and_query.clone();
-        let slot = match self.ctx.streams.acquire() {
-            Ok(slot) => slot,
-            Err(why) => return fail(record, ErrorCode::LimitExceeded(why), &self.ctx.audit),
-        };
-        let transport = self.ctx.transport.clone();
-
-        let cached = discovery
-            .as_ref()
-            .filter(|_| !refresh)
-            .and_then(|cache| cache.get(&path, &accept));
-        let (status, headers, body) = if let Some(hit) = cached {
-            record
-                .reason
-                .push_str("; answered from the discovery cache");
-            let headers = vec![("content-type".to_string(), hit.content_type)];
-            (200, headers, Body::from(hit.body))
-        } else {
-            let http_request = match build_request(request) {
-                Ok(r) => r,
-                Err(code) => return fail(record, code, &self.ctx.audit),
-            };
-            self.ctx.rate.acquire().await;
-            let response = match transport.send(http_request).await {
-                Ok(r) => r,
-                Err(code) => return fail(record, code, &self.ctx.audit),
-            };
-            let (parts, body) = response.into_parts();
-            let headers: Vec<(String, String)> = parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_string(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let status = parts.status.as_u16();
-            record.http_version = Some(format!("{:?}", parts.version));
-            if parts.extensions.get::<Reauthenticated>().is_some() {
-                // One guest request, one record: the transport's replay is noted, not logged.
-                record
-                    .reason
-                    .push_str("; sent again after 401 with a refreshed credential");
-            }
-            match discovery.filter(|_| status == 200) {
-                // Discovery bodies are small: read it whole, keep a copy, hand it on.
-                Some(cache) => {
-                    let bytes = match http_body_util::Limited::new(body, MAX_CACHED_BODY)
-                        .collect()
-                        .await
-                    {
-                        Ok(collected) => collected.to_bytes(),
-                        Err(e) => {
-                            let code = ErrorCode::Connect(format!(
-                                "reading the discovery response from {} failed: {e}",
-                                transport.server()
-                            ));
-                            return fail(record, code, &self.ctx.audit);
-                        }
-                    };
-                    let content_type = header(&headers, "content-type")
-                        .unwrap_or("application/json")
-                        .to_string();
-                    let response = CachedResponse {
-                        content_type,
-                        body: bytes.to_vec(),
-                    };
-                    cache.put(&path, &accept, &response);
-                    (status, headers, Body::from(response.body))
-                }
-                None => (status, headers, body),
-            }
-        };
-        record.status = Some(status);
-        let mut stream = BodyStream::new(body, transport.server())
-            .max_bytes((!streaming).then_some(self.ctx.limits.max_response_bytes))
-            .slot(slot);
-        if let Some(audit) = &self.ctx.audit {
-            stream = stream.audit(audit.clone(), record, start);
-        }
-        let stream: DynInputStream = Box::new(stream);
-        let body = self.table.push(stream)?;
-        Ok(Ok(api::Response {
-            status,
-            headers,
-            body,
-        }))
     }
 
     fn body_error(
@@ -324,6 +191,270 @@ impl api::Host for KubeCtxView<'_> {
     ) -> wasmtime::Result<Option<api::ErrorCode>> {
         let err = self.table.get(&err)?;
         Ok(err.downcast_ref::<ErrorCode>().cloned().map(Into::into))
+    }
+}
+
+/// A guest request's audit record while the host works on it, and when it arrived.
+struct PendingAudit {
+    record: AuditRecord,
+    start: Instant,
+}
+
+impl PendingAudit {
+    /// Starts the record with what is known before anything is checked (the method, as
+    /// the verb until [`RequestInfo`] names it, and the path), so that even a request
+    /// refused as unreadable is audited with what the guest sent.
+    fn begin(request: &api::Request) -> Self {
+        let start = Instant::now();
+        let record = AuditRecord {
+            time: now_rfc3339(),
+            verb: method_name(request.method).to_lowercase(),
+            path: request.path_and_query.clone(),
+            decision: "allow",
+            ..AuditRecord::default()
+        };
+        Self { record, start }
+    }
+}
+
+/// What answers a request: the server's response head and body, or the discovery cache's.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+}
+
+/// An answer and what handing it to the guest needs: whether it is a stream meant to
+/// last (exempt from `--max-response-bytes`), and the `--max-streams` slot it holds.
+struct Reply {
+    answer: Answer,
+    streaming: bool,
+    slot: StreamSlot,
+}
+
+/// A discovery GET the host may answer from its discovery cache, and whose answer it
+/// keeps there. The key is path and `Accept`, since one URL answers in a different shape
+/// (aggregated discovery or not) depending on `Accept`.
+struct DiscoveryLookup {
+    cache: DiscoveryCache,
+    path: String,
+    accept: String,
+    /// The guest sent `Cache-Control: no-cache`: it wants the server's answer, which is
+    /// then cached again.
+    refresh: bool,
+}
+
+impl DiscoveryLookup {
+    /// The cached answer, unless the guest asked for a fresh one.
+    fn cached(&self) -> Option<Answer> {
+        if self.refresh {
+            return None;
+        }
+        let hit = self.cache.get(&self.path, &self.accept)?;
+        Some(Answer {
+            status: 200,
+            headers: vec![("content-type".to_string(), hit.content_type)],
+            body: Body::from(hit.body),
+        })
+    }
+
+    /// Reads the server's successful answer whole (discovery bodies are small, and
+    /// [`MAX_CACHED_BODY`] bounds what is read), keeps a copy, and hands it on.
+    async fn keep(&self, answer: Answer, server: &str) -> Result<Answer, ErrorCode> {
+        let bytes = http_body_util::Limited::new(answer.body, MAX_CACHED_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                ErrorCode::Connect(format!(
+                    "reading the discovery response from {server} failed: {e}"
+                ))
+            })?
+            .to_bytes();
+        let content_type = header(&answer.headers, "content-type")
+            .unwrap_or("application/json")
+            .to_string();
+        let response = CachedResponse {
+            content_type,
+            body: bytes.to_vec(),
+        };
+        self.cache.put(&self.path, &self.accept, &response);
+        Ok(Answer {
+            body: Body::from(response.body),
+            ..answer
+        })
+    }
+}
+
+impl KubeCtx {
+    /// The stages a guest request goes through before its answer is handed on, in order.
+    /// Any of them may refuse it with an [`ErrorCode`]; the order decides which refusal
+    /// a request with several faults gets, so it is kept as it is.
+    async fn answer(
+        &self,
+        request: api::Request,
+        record: &mut AuditRecord,
+    ) -> Result<Reply, ErrorCode> {
+        let info = self.authorize(&request, record)?;
+        let streaming = info.verb == "watch"
+            || (info.subresource == "log" && has_true_param(&request.path_and_query, "follow"));
+        let discovery = self.discovery_lookup(&request);
+        // Taken before anything is sent or read, so a guest over `--max-streams` costs
+        // the server nothing; held by the body until the guest drops it.
+        let slot = self.streams.acquire().map_err(ErrorCode::LimitExceeded)?;
+        // A cache hit sends nothing, so it needs neither the header check nor a turn
+        // at the rate limiter.
+        let answer = match discovery.as_ref().and_then(DiscoveryLookup::cached) {
+            Some(hit) => {
+                record
+                    .reason
+                    .push_str("; answered from the discovery cache");
+                hit
+            }
+            None => {
+                let answer = self.dispatch(request, record).await?;
+                match discovery.filter(|_| answer.status == 200) {
+                    Some(lookup) => lookup.keep(answer, self.transport.server()).await?,
+                    None => answer,
+                }
+            }
+        };
+        Ok(Reply {
+            answer,
+            streaming,
+            slot,
+        })
+    }
+
+    /// Reads the request as the API server will, refusing anything it could read
+    /// differently, then lets the policy decide. The record takes what was parsed and the
+    /// rule that allowed it, so an audit line says what was asked and why it was allowed.
+    fn authorize(
+        &self,
+        request: &api::Request,
+        record: &mut AuditRecord,
+    ) -> Result<RequestInfo, ErrorCode> {
+        let info = RequestInfo::parse(method_name(request.method), &request.path_and_query)
+            .map_err(|refusal| ErrorCode::InvalidRequest(refusal.to_string()))?;
+        record.verb = info.verb.clone();
+        record.api_group = info.api_group.clone();
+        record.resource = info.resource.clone();
+        record.subresource = info.subresource.clone();
+        record.namespace = info.namespace.clone();
+        record.name = info.name.clone();
+        match self.policy.decide(&info) {
+            Decision::Allow { rule_text, .. } => record.reason = rule_text,
+            Decision::Deny { reason, suggestion } => {
+                return Err(ErrorCode::Denied(format!("{reason}\n{suggestion}")));
+            }
+        }
+        Ok(info)
+    }
+
+    /// The discovery cache's view of the request, if the host caches discovery and this
+    /// is a discovery GET.
+    fn discovery_lookup(&self, request: &api::Request) -> Option<DiscoveryLookup> {
+        let cache = self.discovery.clone().filter(|_| {
+            DiscoveryCache::is_discovery(method_name(request.method), &request.path_and_query)
+        })?;
+        Some(DiscoveryLookup {
+            cache,
+            path: request.path_and_query.clone(),
+            accept: header(&request.headers, "accept")
+                .unwrap_or_default()
+                .to_string(),
+            refresh: header(&request.headers, "cache-control")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache")),
+        })
+    }
+
+    /// Sends the request to the server: its headers are checked here (the host owns
+    /// credentials and connection headers), and it waits its turn at `--qps`/`--burst`.
+    /// When the transport replayed it after a 401 with a refreshed credential (see
+    /// [`crate::reauth`]), the replay is noted on the record rather than logged apart:
+    /// one guest request, one record.
+    async fn dispatch(
+        &self,
+        request: api::Request,
+        record: &mut AuditRecord,
+    ) -> Result<Answer, ErrorCode> {
+        let http_request = build_request(request)?;
+        self.rate.acquire().await;
+        let response = self.transport.send(http_request).await?;
+        let (parts, body) = response.into_parts();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        record.http_version = Some(format!("{:?}", parts.version));
+        if parts.extensions.get::<Reauthenticated>().is_some() {
+            record
+                .reason
+                .push_str("; sent again after 401 with a refreshed credential");
+        }
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers,
+            body,
+        })
+    }
+
+    /// Ends a request that got no answer. A denied or unreadable request is audited as
+    /// `deny` with the reason; one that was allowed but failed (a limit, the connection,
+    /// TLS, a credential) keeps its allowing rule and gets the error. Returns what the
+    /// guest sees.
+    fn fail(&self, audit: PendingAudit, code: ErrorCode) -> api::ErrorCode {
+        if let Some(log) = &self.audit {
+            let PendingAudit { mut record, start } = audit;
+            if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
+                record.decision = "deny";
+                record.reason = code.to_string();
+            } else {
+                record.error = Some(code.to_string());
+            }
+            record.finish(start.elapsed());
+            log.record(&record);
+        }
+        code.into()
+    }
+}
+
+impl KubeCtxView<'_> {
+    /// Hands an answer to the guest as a `wasi:io` stream. The stream caps the body at
+    /// `--max-response-bytes` unless it is meant to last, holds the `--max-streams` slot
+    /// until the guest drops it, and writes the audit record when it ends: only then are
+    /// the byte count and duration known.
+    fn respond(&mut self, reply: Reply, audit: PendingAudit) -> wasmtime::Result<api::Response> {
+        let Reply {
+            answer:
+                Answer {
+                    status,
+                    headers,
+                    body,
+                },
+            streaming,
+            slot,
+        } = reply;
+        let PendingAudit { mut record, start } = audit;
+        record.status = Some(status);
+        let mut stream = BodyStream::new(body, self.ctx.transport.server())
+            .max_bytes((!streaming).then_some(self.ctx.limits.max_response_bytes))
+            .slot(slot);
+        if let Some(log) = &self.ctx.audit {
+            stream = stream.audit(log.clone(), record, start);
+        }
+        let stream: DynInputStream = Box::new(stream);
+        let body = self.table.push(stream)?;
+        Ok(api::Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

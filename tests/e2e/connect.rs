@@ -1,7 +1,7 @@
 //! The three ways to reach an API server, the search order, TLS verification, and
 //! credentials refreshed when the server stops accepting them.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use kubewasm_tests::{FakeApiServer, Faults, KubeconfigAuth, RecordedRequest, ServerConfig};
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run, wait_with_limit};
+use crate::harness::{
+    ADMIN_TOKEN, Cluster, GUEST, host, host_run, in_cluster_env, lines_in_background, run,
+    wait_with_limit,
+};
 
 fn server() -> FakeApiServer {
     FakeApiServer::start(ServerConfig {
@@ -44,6 +47,34 @@ fn assert_only_bearer(server: &FakeApiServer, token: &str) {
     );
 }
 
+/// Writes `HOME/config` for `server` with `auth` (default namespace `demo`) and returns
+/// `host run --kubeconfig HOME/config GUEST ARGS...`.
+fn guest_with_auth(
+    server: &FakeApiServer,
+    home: &Path,
+    auth: KubeconfigAuth,
+    args: &[&str],
+) -> Command {
+    let kubeconfig = home.join("config");
+    server
+        .write_kubeconfig(&kubeconfig, auth, Some("demo"))
+        .unwrap();
+    host_run(home, &kubeconfig, &[], GUEST, args)
+}
+
+/// Writes `HOME/.kube/config` for `server` with the admin token (namespace `demo`): the
+/// kubeconfig the host finds when nothing else is configured.
+fn write_home_kubeconfig(server: &FakeApiServer, home: &Path) {
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    server
+        .write_kubeconfig(
+            &home.join(".kube/config"),
+            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
+            Some("demo"),
+        )
+        .unwrap();
+}
+
 fn assert_lists_demo_pods(out: &crate::harness::Output) {
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.starts_with("NAME"), "{out:?}");
@@ -67,20 +98,13 @@ fn kubeconfig_token_file_is_read_by_the_host() {
     let home = tempfile::tempdir().unwrap();
     let token_file = home.path().join("token");
     std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::TokenFile(token_file),
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "pods"]);
-    assert_lists_demo_pods(&run(cmd));
+    let auth = KubeconfigAuth::TokenFile(token_file);
+    assert_lists_demo_pods(&run(guest_with_auth(
+        &server,
+        home.path(),
+        auth,
+        &["get", "pods"],
+    )));
     assert_only_bearer(&server, ADMIN_TOKEN);
 }
 
@@ -90,20 +114,8 @@ fn token_file_with_a_trailing_newline_is_refused_with_the_fix() {
     let home = tempfile::tempdir().unwrap();
     let token_file = home.path().join("token");
     std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::TokenFile(token_file.clone()),
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "version"]);
-    let out = run(cmd);
+    let auth = KubeconfigAuth::TokenFile(token_file.clone());
+    let out = run(guest_with_auth(&server, home.path(), auth, &["version"]));
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains(token_file.to_str().unwrap()), "{out:?}");
     assert!(out.stderr.contains("newline"), "{out:?}");
@@ -114,20 +126,13 @@ fn token_file_with_a_trailing_newline_is_refused_with_the_fix() {
 fn kubeconfig_client_certificate_authenticates_without_a_token() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::ClientCertificateData,
-            Some("demo"),
-        )
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "pods"]);
-    assert_lists_demo_pods(&run(cmd));
+    let auth = KubeconfigAuth::ClientCertificateData;
+    assert_lists_demo_pods(&run(guest_with_auth(
+        &server,
+        home.path(),
+        auth,
+        &["get", "pods"],
+    )));
     assert!(bearer_headers(&server).is_empty());
 }
 
@@ -135,20 +140,16 @@ fn kubeconfig_client_certificate_authenticates_without_a_token() {
 fn kubeconfig_client_certificate_files_are_read_by_the_host() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("config");
     let auth = KubeconfigAuth::ClientCertificateFiles {
         cert: home.path().join("admin.crt"),
         key: home.path().join("admin.key"),
     };
-    server
-        .write_kubeconfig(&kubeconfig, auth, Some("demo"))
-        .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "nodes"]);
-    let out = run(cmd);
+    let out = run(guest_with_auth(
+        &server,
+        home.path(),
+        auth,
+        &["get", "nodes"],
+    ));
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("node-1"), "{out:?}");
 }
@@ -202,26 +203,10 @@ fn kubeconfig_env_path_list_skips_missing_files_and_wins_over_home_config() {
 fn home_kubeconfig_is_used_when_kubeconfig_env_is_unset() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(home.path().join(".kube")).unwrap();
-    server
-        .write_kubeconfig(
-            &home.path().join(".kube/config"),
-            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
-            Some("demo"),
-        )
-        .unwrap();
+    write_home_kubeconfig(&server, home.path());
     let mut cmd = host(home.path());
     cmd.args(["run", GUEST, "get", "pods"]);
     assert_lists_demo_pods(&run(cmd));
-}
-
-fn in_cluster_env(cmd: &mut std::process::Command, server: &FakeApiServer, sa_dir: &Path) {
-    let port = server.url().rsplit(':').next().unwrap().to_string();
-    cmd.env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .arg("run")
-        .arg("--service-account-dir")
-        .arg(sa_dir);
 }
 
 #[test]
@@ -254,14 +239,7 @@ fn kubeconfig_wins_over_in_cluster_credentials() {
     server
         .write_service_account_dir(&sa_dir, "sa-token-not-used", "demo")
         .unwrap();
-    std::fs::create_dir_all(home.path().join(".kube")).unwrap();
-    server
-        .write_kubeconfig(
-            &home.path().join(".kube/config"),
-            KubeconfigAuth::Token(ADMIN_TOKEN.into()),
-            Some("demo"),
-        )
-        .unwrap();
+    write_home_kubeconfig(&server, home.path());
     let mut cmd = host(home.path());
     in_cluster_env(&mut cmd, &server, &sa_dir);
     cmd.args([GUEST, "version"]);
@@ -329,15 +307,8 @@ fn unknown_ca_fails_in_plain_words_and_never_sends_the_token() {
 #[test]
 fn explicit_kubeconfig_that_does_not_exist_is_an_error_naming_the_file() {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = host(home.path());
-    cmd.args([
-        "run",
-        "--kubeconfig",
-        "/nonexistent/kubeconfig",
-        GUEST,
-        "version",
-    ]);
-    let out = run(cmd);
+    let missing = Path::new("/nonexistent/kubeconfig");
+    let out = run(host_run(home.path(), missing, &[], GUEST, &["version"]));
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("/nonexistent/kubeconfig"), "{out:?}");
 }
@@ -395,16 +366,7 @@ fn watch_across_rotation(
 
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn host");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_in_background(child.stdout.take().unwrap(), |line| line);
     let mut lines = Vec::new();
 
     // The list is printed and the watch is open (it replays the recorded events).
@@ -552,23 +514,17 @@ fn exec_plugin_runs_again_when_the_server_refuses_its_token() {
         runs = runs.display(),
         token = token.display(),
     );
-    let kubeconfig = home.path().join("config");
-    server
-        .write_kubeconfig(
-            &kubeconfig,
-            KubeconfigAuth::Exec {
-                command: "sh".into(),
-                args: vec!["-c".into(), script],
-            },
-            Some("demo"),
-        )
-        .unwrap();
+    let auth = KubeconfigAuth::Exec {
+        command: "sh".into(),
+        args: vec!["-c".into(), script],
+    };
     let count_runs = || std::fs::read_to_string(&runs).unwrap().lines().count();
-    let mut cmd = host(home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "get", "pods", "-n", "demo", "-w"]);
+    let cmd = guest_with_auth(
+        &server,
+        home.path(),
+        auth,
+        &["get", "pods", "-n", "demo", "-w"],
+    );
     let mut runs_before = 0;
     let (after, printed) = watch_across_rotation(&server, cmd, || {
         runs_before = count_runs();

@@ -1,6 +1,6 @@
 //! Exit codes, traps and the compiled-component cache.
 
-use crate::harness::{Cluster, EXIT_CODE_GUEST, GUEST, TRAP_GUEST, host, run};
+use crate::harness::{ADVERSARY_GUEST, Cluster, EXIT_CODE_GUEST, GUEST, TRAP_GUEST, run};
 
 #[test]
 fn guest_exit_code_becomes_the_process_exit_code() {
@@ -39,14 +39,13 @@ fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
         entries.sort();
         entries
     };
+    let version = || {
+        let mut cmd = cluster.guest(GUEST, &["version"]);
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path());
+        run(cmd)
+    };
     for _ in 0..2 {
-        let mut cmd = host(cluster.home.path());
-        cmd.env("KUBEWASM_CACHE_DIR", cache.path())
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args([GUEST, "version"]);
-        let out = run(cmd);
+        let out = version();
         assert_eq!(out.code(), 0, "{out:?}");
         if list().len() == 1 {
             break;
@@ -54,13 +53,7 @@ fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
     }
     let before = list();
     assert_eq!(before.len(), 1, "{before:?}");
-    let mut cmd = host(cluster.home.path());
-    cmd.env("KUBEWASM_CACHE_DIR", cache.path())
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args([GUEST, "version"]);
-    assert_eq!(run(cmd).code(), 0);
+    assert_eq!(version().code(), 0);
     assert_eq!(list(), before, "the second run rewrote the cache");
 }
 
@@ -78,13 +71,9 @@ fn discovery_answers_are_cached_by_the_host_until_the_guest_asks_for_fresh_ones(
     let cluster = Cluster::admin();
     let cache = tempfile::tempdir().unwrap();
     let request = |extra: &[&str]| {
-        let mut cmd = host(cluster.home.path());
-        cmd.env("KUBEWASM_CACHE_DIR", cache.path())
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args([crate::harness::ADVERSARY_GUEST, "request", "GET", "/apis"])
-            .args(extra);
+        let args = [&["request", "GET", "/apis"], extra].concat();
+        let mut cmd = cluster.guest(ADVERSARY_GUEST, &args);
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path());
         let out = run(cmd);
         assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
     };

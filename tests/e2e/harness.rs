@@ -1,8 +1,9 @@
 //! Running the `host` binary against the fake API server.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -48,6 +49,55 @@ pub fn host(home: &Path) -> Command {
         .env("KUBEWASM_CACHE_DIR", cache_dir())
         .stdin(Stdio::null());
     cmd
+}
+
+/// `host run --kubeconfig KUBECONFIG HOST-FLAGS... GUEST.wasm ARGS...` with `HOME` at
+/// `home`. Host flags go before the component: everything after it is the guest's.
+pub fn host_run(
+    home: &Path,
+    kubeconfig: &Path,
+    host_flags: &[&str],
+    wasm: impl AsRef<Path>,
+    args: &[&str],
+) -> Command {
+    let mut cmd = host(home);
+    cmd.arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(host_flags)
+        .arg(wasm.as_ref())
+        .args(args);
+    cmd
+}
+
+/// Points `cmd` (a [`host`] command) at `server` as if it ran in a pod: the service
+/// variables a pod gets, and `host run --service-account-dir SA_DIR`.
+pub fn in_cluster_env(cmd: &mut Command, server: &kubewasm_tests::FakeApiServer, sa_dir: &Path) {
+    let port = server.url().rsplit(':').next().unwrap().to_string();
+    cmd.env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", port)
+        .arg("run")
+        .arg("--service-account-dir")
+        .arg(sa_dir);
+}
+
+/// Reads `stdout` line by line on a thread and sends `each(line)` to the returned
+/// channel, so that a test can wait for output with a deadline (a blocking read has
+/// none). The thread ends with the output, or when the receiver is dropped.
+pub fn lines_in_background<T: Send + 'static>(
+    stdout: impl Read + Send + 'static,
+    each: impl Fn(String) -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(each(line)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// What a finished command printed.
@@ -161,14 +211,34 @@ impl Cluster {
     }
 
     /// `host run --kubeconfig K GUEST.wasm ARGS...`.
-    pub fn guest(&self, wasm: &str, args: &[&str]) -> Command {
-        let mut cmd = host(self.home.path());
-        cmd.arg("run")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg(wasm)
-            .args(args);
-        cmd
+    pub fn guest(&self, wasm: impl AsRef<Path>, args: &[&str]) -> Command {
+        self.command_with(&[], wasm, args)
+    }
+
+    /// `host run --kubeconfig K HOST-FLAGS... GUEST.wasm ARGS...`, for tests that spawn
+    /// the host or change its environment.
+    pub fn command_with(
+        &self,
+        host_flags: &[&str],
+        wasm: impl AsRef<Path>,
+        args: &[&str],
+    ) -> Command {
+        host_run(self.home.path(), &self.kubeconfig, host_flags, wasm, args)
+    }
+
+    /// Runs `host run --kubeconfig K HOST-FLAGS... GUEST.wasm ARGS...` to completion.
+    pub fn run_with(&self, host_flags: &[&str], wasm: impl AsRef<Path>, args: &[&str]) -> Output {
+        run(self.command_with(host_flags, wasm, args))
+    }
+
+    /// Spawns `host run --kubeconfig K GUEST.wasm ARGS...` (the real guest) with stdout
+    /// piped, for tests that read its output as it comes.
+    pub fn spawn_guest(&self, args: &[&str], stderr: Stdio) -> Child {
+        self.guest(GUEST, args)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn host")
     }
 
     /// Runs the real guest with `args` to completion.

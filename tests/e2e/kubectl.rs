@@ -2,14 +2,13 @@
 //! discovery, watches and followed logs that survive the server closing or dropping
 //! them, and retries on 429.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kubewasm_tests::{Faults, ServerConfig, Throttle};
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, Output, host, wait_with_limit};
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, Output, lines_in_background, wait_with_limit};
 
 const CONFIGMAP: &str = "\
 apiVersion: v1
@@ -23,13 +22,8 @@ data:
 
 /// Runs the guest with writes allowed (`--policy unrestricted`) and `stdin` piped in.
 fn kubectl_writes(cluster: &Cluster, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--policy", "unrestricted", GUEST])
-        .args(args)
-        .stdin(Stdio::piped())
+    let mut cmd = cluster.command_with(&["--policy", "unrestricted"], GUEST, args);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn host");
@@ -117,12 +111,7 @@ fn create_apply_patch_delete_print_like_kubectl() {
 #[test]
 fn writes_are_denied_by_the_default_policy() {
     let cluster = Cluster::admin();
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args([GUEST, "delete", "pod", "demo-00001"]);
-    let out = crate::harness::run(cmd);
+    let out = cluster.kubectl(&["delete", "pod", "demo-00001"]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("denied: delete pods"), "{out:?}");
     assert!(cluster.server.requests().iter().all(|r| r.method == "GET"));
@@ -211,22 +200,8 @@ fn throttled_requests_are_retried_after_retry_after() {
 
 /// Spawns `get pods -w` and returns the lines printed within `wait`, then stops it.
 fn watch_lines(cluster: &Cluster, wait: Duration) -> Vec<String> {
-    let mut child = cluster
-        .guest(GUEST, &["get", "pods", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn host");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut child = cluster.spawn_guest(&["get", "pods", "-w"], Stdio::inherit());
+    let rx = lines_in_background(child.stdout.take().unwrap(), |line| line);
     let deadline = Instant::now() + wait;
     let mut lines = Vec::new();
     while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {

@@ -3,20 +3,18 @@
 
 use kubewasm_tests::KubeconfigAuth;
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, run};
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, host, host_run, in_cluster_env, run};
 
 #[test]
 fn policy_suggested_from_an_audit_log_allows_the_same_run() {
     let cluster = Cluster::admin();
     let audit = cluster.home.path().join("audit.jsonl");
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .arg("--audit")
-        .arg(&audit)
-        .args([GUEST, "get", "pods"]);
-    assert_eq!(run(cmd).code(), 0);
+    let audited = cluster.run_with(
+        &["--audit", audit.to_str().unwrap()],
+        GUEST,
+        &["get", "pods"],
+    );
+    assert_eq!(audited.code(), 0);
 
     let mut suggest = host(cluster.home.path());
     suggest.args(["policy", "suggest", "--audit"]).arg(&audit);
@@ -26,15 +24,11 @@ fn policy_suggested_from_an_audit_log_allows_the_same_run() {
     let policy = cluster.home.path().join("suggested.yaml");
     std::fs::write(&policy, &out.stdout).unwrap();
 
-    let mut again = host(cluster.home.path());
-    again
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .arg("--policy")
-        .arg(&policy)
-        .args([GUEST, "get", "pods"]);
-    let again = run(again);
+    let again = cluster.run_with(
+        &["--policy", policy.to_str().unwrap()],
+        GUEST,
+        &["get", "pods"],
+    );
     assert_eq!(again.code(), 0, "{again:?}");
     assert!(again.stdout.contains("demo-00001"), "{again:?}");
 }
@@ -63,21 +57,14 @@ fn compiled_guest_runs_only_with_allow_precompiled() {
     compile.args(["compile", GUEST, "-o"]).arg(&cwasm);
     assert_eq!(run(compile).code(), 0);
 
-    let refused = run(cluster.guest(cwasm.to_str().unwrap(), &["version"]));
+    let refused = run(cluster.guest(&cwasm, &["version"]));
     assert_eq!(refused.code(), 1, "{refused:?}");
     assert!(
         refused.stderr.contains("--allow-precompiled"),
         "{refused:?}"
     );
 
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .arg("--allow-precompiled")
-        .arg(&cwasm)
-        .arg("version");
-    let out = run(cmd);
+    let out = cluster.run_with(&["--allow-precompiled"], &cwasm, &["version"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stdout.contains("v1.36.2"), "{out:?}");
 }
@@ -85,12 +72,7 @@ fn compiled_guest_runs_only_with_allow_precompiled() {
 #[test]
 fn unknown_context_is_one_line_naming_the_file_and_the_contexts() {
     let cluster = Cluster::admin();
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--context", "prod", GUEST, "version"]);
-    let out = run(cmd);
+    let out = cluster.run_with(&["--context", "prod"], GUEST, &["version"]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
     assert!(out.stderr.contains(r#"context "prod""#), "{out:?}");
@@ -110,12 +92,7 @@ fn insecure_flag_warns_loudly_and_skips_verification() {
         },
         ADMIN_TOKEN,
     );
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--insecure-skip-tls-verify", GUEST, "version"]);
-    let out = run(cmd);
+    let out = cluster.run_with(&["--insecure-skip-tls-verify"], GUEST, &["version"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stderr.contains("NOT verified"), "{out:?}");
 }
@@ -129,14 +106,13 @@ fn exec_plugins_can_be_denied() {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /usr/bin/touch\n      args: [\"/tmp/kubewasm-exec-plugin-ran\"]\n      interactiveMode: Never\n",
     )
     .unwrap();
-    let mut cmd = host(home.path());
-    cmd.arg("run").arg("--kubeconfig").arg(&kubeconfig).args([
-        "--exec-plugins",
-        "deny-all",
+    let out = run(host_run(
+        home.path(),
+        &kubeconfig,
+        &["--exec-plugins", "deny-all"],
         GUEST,
-        "version",
-    ]);
-    let out = run(cmd);
+        &["version"],
+    ));
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("/usr/bin/touch"), "{out:?}");
     assert!(out.stderr.contains("--exec-plugin-allow"), "{out:?}");
@@ -150,15 +126,10 @@ fn pod_namespace_env_overrides_the_service_account_namespace_file() {
         .server
         .write_service_account_dir(&sa_dir, ADMIN_TOKEN, "kube-system")
         .unwrap();
-    let port = cluster.server.url().rsplit(':').next().unwrap().to_string();
     let mut cmd = host(cluster.home.path());
-    cmd.env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .env("POD_NAMESPACE", "demo")
-        .arg("run")
+    in_cluster_env(&mut cmd, &cluster.server, &sa_dir);
+    cmd.env("POD_NAMESPACE", "demo")
         .arg("--in-cluster")
-        .arg("--service-account-dir")
-        .arg(&sa_dir)
         .args([GUEST, "get", "pods"]);
     let out = run(cmd);
     assert_eq!(out.code(), 0, "{out:?}");
@@ -181,12 +152,13 @@ fn client_certificate_files_that_do_not_exist_name_the_file() {
         )
         .unwrap();
     std::fs::remove_file(cluster.home.path().join("admin.crt")).unwrap();
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([GUEST, "version"]);
-    let out = run(cmd);
+    let out = run(host_run(
+        cluster.home.path(),
+        &kubeconfig,
+        &[],
+        GUEST,
+        &["version"],
+    ));
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("admin.crt"), "{out:?}");
 }

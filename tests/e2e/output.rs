@@ -203,24 +203,19 @@ fn watches_ask_for_no_compression_and_name_each_event() {
     let cluster = bulk_cluster(20, Some(300));
     // The server ends each watch after its burst of events and the guest watches again;
     // read 300 lines and close the pipe, as `| head -n 300` does.
-    let mut child = cluster
-        .guest(
-            crate::harness::GUEST,
-            &[
-                "get",
-                "pods",
-                "-n",
-                "bulk",
-                "-w",
-                "--watch-only",
-                "-o",
-                "name",
-            ],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn host");
+    let mut child = cluster.spawn_guest(
+        &[
+            "get",
+            "pods",
+            "-n",
+            "bulk",
+            "-w",
+            "--watch-only",
+            "-o",
+            "name",
+        ],
+        std::process::Stdio::piped(),
+    );
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let lines: Vec<String> = std::io::BufRead::lines(stdout)
         .take(300)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{Cluster, Output, READER_TOKEN, host, run_with_limit};
+use crate::harness::{Cluster, Output, READER_TOKEN, run_with_limit};
 use kubewasm_tests::ServerConfig;
 
 /// The componentize-py release CI installs (`.ci/run`).
@@ -81,13 +81,7 @@ fn build_python_guest(dir: &Path) -> PathBuf {
 
 /// `host run --kubeconfig K HOST-ARGS... python-guest.wasm`.
 fn run_python(cluster: &Cluster, wasm: &Path, host_args: &[&str]) -> Output {
-    let mut cmd = host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(host_args)
-        .arg(wasm);
-    run_with_limit(cmd, LIMIT)
+    run_with_limit(cluster.command_with(host_args, wasm, &[]), LIMIT)
 }
 
 // One test, so the component is built and compiled once: later runs hit the cache.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{ADVERSARY_GUEST, Cluster, run};
+use crate::harness::{ADVERSARY_GUEST, Cluster, GUEST, Output, run};
 
 const POD_READER_ROLE: &str = "\
 apiVersion: rbac.authorization.k8s.io/v1
@@ -25,15 +25,8 @@ fn write_policy(cluster: &Cluster, yaml: &str) -> PathBuf {
 }
 
 /// `host run [HOST-ARGS] ADVERSARY ARGS...` against `cluster`, printing one line.
-fn adversary(cluster: &Cluster, host_args: &[&str], args: &[&str]) -> crate::harness::Output {
-    let mut cmd = crate::harness::host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(host_args)
-        .arg(ADVERSARY_GUEST)
-        .args(args);
-    run(cmd)
+fn adversary(cluster: &Cluster, host_args: &[&str], args: &[&str]) -> Output {
+    cluster.run_with(host_args, ADVERSARY_GUEST, args)
 }
 
 fn adversary_line(cluster: &Cluster, host_args: &[&str], args: &[&str]) -> String {
@@ -71,16 +64,7 @@ fn role_policy_confines_the_guest_to_its_namespace_and_resources() {
     let cluster = Cluster::admin();
     let policy = write_policy(&cluster, POD_READER_ROLE);
     let policy = policy.to_str().unwrap();
-    let run_with = |args: &[&str]| {
-        let mut cmd = crate::harness::host(cluster.home.path());
-        cmd.arg("run")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args(["--policy", policy])
-            .arg(crate::harness::GUEST)
-            .args(args);
-        run(cmd)
-    };
+    let run_with = |args: &[&str]| cluster.run_with(&["--policy", policy], GUEST, args);
     let allowed = run_with(&["get", "pods", "-n", "demo"]);
     assert_eq!(allowed.code(), 0, "{allowed:?}");
 
@@ -295,14 +279,8 @@ fn audit_log_has_one_json_line_per_request_with_the_decision() {
     let cluster = Cluster::admin();
     let audit = cluster.home.path().join("audit.jsonl");
     let audit_arg = audit.to_str().unwrap();
-    let mut cmd = crate::harness::host(cluster.home.path());
-    cmd.arg("run")
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--audit", audit_arg])
-        .arg(crate::harness::GUEST)
-        .args(["get", "pods"]);
-    assert_eq!(run(cmd).code(), 0);
+    let listed = cluster.run_with(&["--audit", audit_arg], GUEST, &["get", "pods"]);
+    assert_eq!(listed.code(), 0);
     let _ = adversary(
         &cluster,
         &["--audit", audit_arg],

@@ -1,39 +1,54 @@
 //! Watches and followed logs print as data arrives; closing stdout or Ctrl-C ends the
 //! run cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use kubewasm_tests::ServerConfig;
 
-use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, wait_with_limit};
+use crate::harness::{ADMIN_TOKEN, Cluster, lines_in_background, wait_with_limit};
 
 /// Spawns `args` and collects each stdout line with the time it arrived.
 fn timed_lines(cluster: &Cluster, args: &[&str]) -> (Vec<(Instant, String)>, Instant, i32) {
-    let mut child = cluster
-        .guest(GUEST, args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn host");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            tx.send((Instant::now(), line)).unwrap();
-        }
-    });
+    let mut child = cluster.spawn_guest(args, Stdio::inherit());
+    let rx = lines_in_background(child.stdout.take().unwrap(), timed);
     let status = wait_with_limit(&mut child, Duration::from_secs(60));
     let exited = Instant::now();
-    reader.join().unwrap();
+    // Collecting waits for the reader to reach the end of the output.
     (
         rx.into_iter().collect(),
         exited,
         status.code().unwrap_or(-1),
     )
+}
+
+/// Stamps a line with the time it was read.
+fn timed(line: String) -> (Instant, String) {
+    (Instant::now(), line)
+}
+
+/// Spawns `get pods -w` with stdout and stderr piped and reads the first line (the
+/// table header, printed once the list is in). Returns the host, the rest of its stdout
+/// (for the test to keep open or close), and that line.
+fn watch_started(cluster: &Cluster) -> (Child, BufReader<ChildStdout>, String) {
+    let mut child = cluster.spawn_guest(&["get", "pods", "-w"], Stdio::piped());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    (child, stdout, first)
+}
+
+/// All a finished host wrote to its piped stderr.
+fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
 }
 
 fn slow_stream_cluster() -> Cluster {
@@ -50,22 +65,8 @@ fn slow_stream_cluster() -> Cluster {
 #[test]
 fn watch_prints_each_event_while_the_stream_is_still_open() {
     let cluster = slow_stream_cluster();
-    let mut child = cluster
-        .guest(GUEST, &["get", "pods", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn host");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send((Instant::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
+    let mut child = cluster.spawn_guest(&["get", "pods", "-w"], Stdio::inherit());
+    let rx = lines_in_background(child.stdout.take().unwrap(), timed);
     // A watch that survives the server closing it does not end by itself: read until
     // five events have been printed, then stop it.
     let mut lines = Vec::new();
@@ -154,20 +155,11 @@ fn logs_with_container_and_tail_pass_them_to_the_server() {
 #[test]
 fn closing_stdout_ends_a_watch_quietly() {
     let cluster = slow_stream_cluster();
-    let mut child = cluster
-        .guest(GUEST, &["get", "pods", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+    let (mut child, stdout, first) = watch_started(&cluster);
     assert!(first.starts_with("NAME"), "{first}");
     drop(stdout); // like `| head -1`
     let status = wait_with_limit(&mut child, Duration::from_secs(20));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("trap"),
@@ -185,15 +177,8 @@ fn ctrl_c_ends_a_watch_promptly() {
         },
         ADMIN_TOKEN,
     );
-    let mut child = cluster
-        .guest(GUEST, &["get", "pods", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+    // The watch is open once the header is printed; stdout stays open until the end.
+    let (mut child, _stdout, _header) = watch_started(&cluster);
     let sent = Instant::now();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -206,8 +191,7 @@ fn ctrl_c_ends_a_watch_promptly() {
         "took {:?}",
         sent.elapsed()
     );
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let stderr = stderr_of(&mut child);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!status.success());
 }
