@@ -116,14 +116,16 @@ target/release/examples/decode_bench "$work/pods.json" 5
 target/release/host run --dir "$work" --max-memory 2Gi \
     target/wasm32-wasip2/release/examples/decode_bench.wasm "$work/pods.json" 5
 echo
-echo "## (c) watch: $events MODIFIED events, first $events lines"
+# The server sends $events events on each watch and then ends it, as a watch timeout does;
+# curl stops there, the clients (which watch again) are stopped by `head`.
+echo "## (c) watch: $events MODIFIED events"
 rv=$(curl_direct -H "$meta_accept" "$bulk?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | head -1 | tr -dc 0-9)
 metadata_watch='Accept: application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json'
 set -- "$host get pods -n bulk -w --watch-only -o name | head -n $events" \
     "$host get pods -n bulk -w --watch-only | head -n $events" \
     "$peer watch-names bulk $events" \
-    "$curl_cmd -A kubectl -N -H '$metadata_watch' '$bulk?watch=1&resourceVersion=$rv' | head -n $events" \
-    "$curl_cmd -A kubectl -N '$bulk?watch=1&resourceVersion=$rv' | head -n $events"
+    "$curl_cmd -A kubectl -N -H '$metadata_watch' '$bulk?watch=1&resourceVersion=$rv'" \
+    "$curl_cmd -A kubectl -N '$bulk?watch=1&resourceVersion=$rv'"
 if command -v kubectl >/dev/null; then
     set -- "$@" "$kubectl_cmd get pods -n bulk -w --watch-only -o name | head -n $events"
 fi
