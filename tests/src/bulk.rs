@@ -215,15 +215,7 @@ fn mix(mut x: u64) -> u64 {
 
 /// A version 4 UUID derived from `n`.
 fn uuid(n: u64) -> String {
-    let (a, b) = (mix(n), mix(n ^ 0x5bd1_e995));
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | (b >> 48) & 0x3fff,
-        b & 0xffff_ffff_ffff
-    )
+    crate::store::uuid_from_bits(mix(n), mix(n ^ 0x5bd1_e995))
 }
 
 /// `utilrand.String(5)`-shaped suffix derived from `n`.

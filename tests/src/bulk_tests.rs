@@ -48,13 +48,6 @@ fn names(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn lines(r: &Resp) -> Vec<Value> {
-    r.text()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(b)
@@ -173,7 +166,7 @@ fn churn_watch_yields_exactly_n_modified_events_with_increasing_versions_then_en
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(w.is_chunked());
     assert_eq!(w.chunks.len(), 500, "one chunk per event");
-    let events = lines(&w);
+    let events = w.json_lines();
     assert_eq!(events.len(), 500);
     for (k, e) in events.iter().enumerate() {
         assert_eq!(e["type"], "MODIFIED");
@@ -207,7 +200,7 @@ fn churn_watch_yields_exactly_n_modified_events_with_increasing_versions_then_en
         ),
         &[],
     );
-    let events = lines(&w);
+    let events = w.json_lines();
     assert_eq!(events.len(), 501);
     let picked: HashSet<&str> = events[..500]
         .iter()
@@ -234,7 +227,7 @@ fn churn_watch_honours_table_and_metadata_negotiation() {
     let s = bulk(10, Some(30));
     let rv = s.resource_version();
     let path = format!("/api/v1/namespaces/bulk/pods?watch=1&resourceVersion={rv}");
-    let events = lines(&get(&s, &path, &[TABLE]));
+    let events = get(&s, &path, &[TABLE]).json_lines();
     assert_eq!(events.len(), 30);
     for (k, e) in events.iter().enumerate() {
         let v = (rv + 1 + k as u64).to_string();
@@ -248,7 +241,7 @@ fn churn_watch_honours_table_and_metadata_negotiation() {
         assert_eq!(e["object"]["columnDefinitions"].is_array(), k == 0);
     }
     let meta = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
-    let events = lines(&get(&s, &path, &[("Accept", meta)]));
+    let events = get(&s, &path, &[("Accept", meta)]).json_lines();
     assert_eq!(events.len(), 30);
     assert!(events.iter().enumerate().all(|(k, e)| {
         e["object"]["kind"] == "PartialObjectMetadata"
@@ -261,7 +254,7 @@ fn churn_watch_honours_table_and_metadata_negotiation() {
 #[test]
 fn churn_watch_without_a_version_sends_the_pods_first() {
     let s = bulk(10, Some(25));
-    let events = lines(&get(&s, "/api/v1/namespaces/bulk/pods?watch=1", &[]));
+    let events = get(&s, "/api/v1/namespaces/bulk/pods?watch=1", &[]).json_lines();
     assert_eq!(events.len(), 35);
     assert!(events[..10].iter().all(|e| e["type"] == "ADDED"));
     assert!(events[10..].iter().all(|e| e["type"] == "MODIFIED"));
@@ -336,7 +329,7 @@ fn small_responses_and_watches_are_never_gzipped() {
     }
     let w = get(&s, "/api/v1/namespaces/demo/pods?watch=1", &[GZIP]);
     assert_eq!(w.header("content-encoding"), None);
-    assert!(lines(&w).len() >= 50);
+    assert!(w.json_lines().len() >= 50);
     assert!(s.requests().iter().all(|r| !r.response_gzipped));
 
     let off = FakeApiServer::start(ServerConfig {
@@ -362,5 +355,5 @@ fn a_big_bulk_list_is_gzipped_and_a_churn_watch_is_not() {
         &[GZIP],
     );
     assert_eq!(w.header("content-encoding"), None);
-    assert_eq!(lines(&w).len(), 50);
+    assert_eq!(w.json_lines().len(), 50);
 }

@@ -335,7 +335,11 @@ pub fn new_uuid() -> String {
         h.write_usize(i);
         *b = h.finish();
     }
-    let (a, b) = (bits[0], bits[1]);
+    uuid_from_bits(bits[0], bits[1])
+}
+
+/// A version 4 UUID (the variant and version bits set) from 128 bits.
+pub fn uuid_from_bits(a: u64, b: u64) -> String {
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,

@@ -46,6 +46,14 @@ impl Resp {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 
+    /// Each line of the body as JSON (a watch stream's events).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
     pub fn is_chunked(&self) -> bool {
         self.header("transfer-encoding") == Some("chunked")
     }

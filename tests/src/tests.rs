@@ -55,13 +55,6 @@ fn names(v: &Value, list: &str) -> Vec<String> {
         .collect()
 }
 
-fn lines(r: &Resp) -> Vec<Value> {
-    r.text()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn version_is_public_and_replays_recorded_bytes_and_headers() {
     let s = server();
@@ -558,13 +551,14 @@ fn watch_streams_recorded_events_one_chunk_each_then_bookmark() {
         "/api/v1/namespaces/demo/pods?watch=true&resourceVersion=8393",
         ADMIN,
     );
-    assert_eq!(lines(&no_bookmarks).len(), 5);
+    assert_eq!(no_bookmarks.json_lines().len(), 5);
     let resumed = get(
         &s,
         "/api/v1/namespaces/demo/pods?watch=true&resourceVersion=8397&allowWatchBookmarks=true",
         ADMIN,
     );
-    let types: Vec<String> = lines(&resumed)
+    let types: Vec<String> = resumed
+        .json_lines()
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
         .collect();
@@ -584,7 +578,7 @@ fn watch_ends_at_timeout_seconds() {
         "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=8393&timeoutSeconds=1",
         ADMIN,
     );
-    assert_eq!(lines(&r).len(), 2);
+    assert_eq!(r.json_lines().len(), 2);
     assert!(started.elapsed() < Duration::from_millis(2500));
 }
 
@@ -597,7 +591,7 @@ fn watch_from_too_old_resource_version_gets_a_single_410_event() {
         ADMIN,
     );
     assert_eq!(r.status, 200);
-    let events = lines(&r);
+    let events = r.json_lines();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "ERROR");
     assert_eq!(events[0]["object"]["code"], 410);
@@ -631,7 +625,7 @@ fn table_watch_sends_column_definitions_only_first() {
         ADMIN,
         &[TABLE],
     );
-    let events = lines(&r);
+    let events = r.json_lines();
     assert_eq!(events.len(), 6);
     let recorded_table: Value = serde_json::from_str(&recorded("pods-demo-table.http")).unwrap();
     assert_eq!(
@@ -683,7 +677,8 @@ fn watch_selectors_turn_label_changes_into_added_and_name_filters() {
         "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=8393&labelSelector=stage%3Dlabelled",
         ADMIN,
     );
-    let types: Vec<(String, String)> = lines(&r)
+    let types: Vec<(String, String)> = r
+        .json_lines()
         .iter()
         .map(|e| {
             (
@@ -705,11 +700,12 @@ fn watch_selectors_turn_label_changes_into_added_and_name_filters() {
         ]
     );
     // Leaving the selector is a DELETED carrying the previous object at the new version.
-    let left = lines(&get(
+    let left = (&get(
         &s,
         "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=8393&labelSelector=stage!%3Dlabelled",
         ADMIN,
-    ));
+    ))
+        .json_lines();
     assert_eq!(left.len(), 2);
     assert_eq!(
         (left[0]["type"].as_str(), left[1]["type"].as_str()),
@@ -737,7 +733,7 @@ fn watch_without_resource_version_starts_with_current_objects() {
         "/api/v1/namespaces/demo/pods?watch=1&labelSelector=index%20in%20(1,2,3)",
         ADMIN,
     );
-    let events = lines(&r);
+    let events = r.json_lines();
     let added: Vec<&str> = events[..3]
         .iter()
         .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
@@ -755,7 +751,7 @@ fn watch_without_resource_version_starts_with_current_objects() {
         "/api/v1/namespaces/demo/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&labelSelector=index%20in%20(1,2,3)",
         ADMIN,
     );
-    let ev = lines(&initial);
+    let ev = initial.json_lines();
     assert_eq!(ev[3]["type"], "BOOKMARK");
     assert_eq!(
         ev[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
