@@ -700,12 +700,12 @@ fn watch_selectors_turn_label_changes_into_added_and_name_filters() {
         ]
     );
     // Leaving the selector is a DELETED carrying the previous object at the new version.
-    let left = (&get(
+    let left = get(
         &s,
         "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=8393&labelSelector=stage!%3Dlabelled",
         ADMIN,
-    ))
-        .json_lines();
+    )
+    .json_lines();
     assert_eq!(left.len(), 2);
     assert_eq!(
         (left[0]["type"].as_str(), left[1]["type"].as_str()),
