@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::meta::{ObjectMeta, PartialObject};
-use crate::status::{Status, StatusDetails};
+use crate::meta::PartialObject;
+use crate::status::Status;
 
 /// The type of a watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,50 +45,105 @@ impl EventType {
     }
 }
 
-/// One watch event. By default the object stays undecoded (JSON text) until the caller
-/// knows what it wants (a `Table` row, a whole object, a `Status`); a caller that knows
-/// already decodes it in the same pass, e.g. as a [`MetadataObject`].
+/// One watch event whose object stays undecoded (JSON text) until the caller knows what
+/// it wants (a whole object, a `Status`). A caller that knows already decodes a
+/// [`TypedEvent`] instead, in one pass.
 #[derive(Debug, Clone, Deserialize)]
-pub struct WatchEvent<O = Box<RawValue>> {
+pub struct WatchEvent {
     /// The event type.
     #[serde(rename = "type")]
     pub event_type: EventType,
-    /// The object.
-    pub object: O,
+    /// The object, as JSON text.
+    pub object: Box<RawValue>,
 }
 
-/// A watched object decoded for what a metadata watch (`-o name`) needs: its metadata,
-/// or for an ERROR event the `Status` fields, read in the same pass as the event.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct MetadataObject {
-    /// The object's metadata (a bookmark's carries only the resourceVersion).
-    pub metadata: ObjectMeta,
-    kind: String,
-    /// A Status's `Failure`; an object's own `status` (if a server sent whole objects)
-    /// is kept as text and ignored.
-    status: Option<Box<RawValue>>,
-    message: String,
-    reason: String,
-    code: i32,
-    details: Option<StatusDetails>,
+/// A watch event decoded in one pass: the object as `O` (a `Table`, an object's
+/// metadata), or for an ERROR event its `Status`. The server sends `type` before
+/// `object`, so the decoder knows which to build while it reads; an object that comes
+/// first is kept as text and decoded after.
+#[derive(Debug, Clone)]
+pub struct TypedEvent<O> {
+    /// The event type.
+    pub event_type: EventType,
+    /// The object, or the Status of an ERROR event.
+    pub object: EventObject<O>,
 }
 
-impl MetadataObject {
-    /// The `Status` of an ERROR event.
-    pub fn into_status(self) -> Status {
-        Status {
-            kind: self.kind,
-            status: self
-                .status
-                .and_then(|raw| serde_json::from_str(raw.get()).ok())
-                .unwrap_or_default(),
-            message: self.message,
-            reason: self.reason,
-            code: self.code,
-            details: self.details,
+/// What a [`TypedEvent`] carries.
+#[derive(Debug, Clone)]
+pub enum EventObject<O> {
+    /// The object of an ADDED, MODIFIED, DELETED or BOOKMARK event.
+    Object(O),
+    /// The `Status` of an ERROR event (see [`status_of`]).
+    Status(Status),
+}
+
+impl<'de, O: DeserializeOwned> Deserialize<'de> for TypedEvent<O> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+
+        struct EventVisitor<O>(std::marker::PhantomData<O>);
+
+        impl<'de, O: DeserializeOwned> Visitor<'de> for EventVisitor<O> {
+            type Value = TypedEvent<O>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a watch event")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut event_type = None;
+                let mut object = None;
+                let mut early: Option<Box<RawValue>> = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match (key.as_ref(), event_type) {
+                        ("type", _) => event_type = Some(map.next_value::<EventType>()?),
+                        ("object", Some(EventType::Error)) => {
+                            let raw: Box<RawValue> = map.next_value()?;
+                            object = Some(EventObject::Status(status_of(&raw)));
+                        }
+                        ("object", Some(_)) => {
+                            object = Some(EventObject::Object(map.next_value()?))
+                        }
+                        ("object", None) => early = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let event_type = event_type.ok_or_else(|| de::Error::missing_field("type"))?;
+                let object = match (object, early) {
+                    (Some(object), _) => object,
+                    (None, Some(raw)) if event_type == EventType::Error => {
+                        EventObject::Status(status_of(&raw))
+                    }
+                    (None, Some(raw)) => EventObject::Object(
+                        serde_json::from_str(raw.get()).map_err(de::Error::custom)?,
+                    ),
+                    (None, None) => return Err(de::Error::missing_field("object")),
+                };
+                Ok(TypedEvent { event_type, object })
+            }
         }
+
+        deserializer.deserialize_map(EventVisitor(std::marker::PhantomData))
     }
+}
+
+/// The `Status` an ERROR event's object describes, or a generic one if the server sent
+/// something else.
+pub fn status_of(object: &RawValue) -> Status {
+    Status::parse(object.get().as_bytes()).unwrap_or_else(|| Status {
+        kind: "Status".into(),
+        status: "Failure".into(),
+        message: format!(
+            "the watch failed with an unexpected object: {}",
+            object.get()
+        ),
+        reason: "InternalError".into(),
+        code: 500,
+        details: None,
+    })
 }
 
 impl WatchEvent {
@@ -100,17 +155,7 @@ impl WatchEvent {
     /// The `Status` of an ERROR event, or a generic one if the server sent something
     /// else.
     pub fn status(&self) -> Status {
-        Status::parse(self.object.get().as_bytes()).unwrap_or_else(|| Status {
-            kind: "Status".into(),
-            status: "Failure".into(),
-            message: format!(
-                "the watch failed with an unexpected object: {}",
-                self.object.get()
-            ),
-            reason: "InternalError".into(),
-            code: 500,
-            details: None,
-        })
+        status_of(&self.object)
     }
 
     /// The object's `metadata.resourceVersion`: for a Table, the table's own metadata,
@@ -158,12 +203,9 @@ impl WatchParser {
         Self::default()
     }
 
-    /// Adds `chunk` and returns the events it completes, in order, each object decoded
-    /// as `O`.
-    pub fn feed<O: DeserializeOwned>(
-        &mut self,
-        chunk: &[u8],
-    ) -> Result<Vec<WatchEvent<O>>, WatchError> {
+    /// Adds `chunk` and returns the events it completes, in order, each decoded as `E`
+    /// (a [`WatchEvent`] or a [`TypedEvent`]).
+    pub fn feed<E: DeserializeOwned>(&mut self, chunk: &[u8]) -> Result<Vec<E>, WatchError> {
         // The server ends every event with a newline, so only bytes up to the last newline
         // can hold complete events: what follows it waits for the next chunk without being
         // parsed, and no byte is parsed twice (unless an event holds newlines itself, as
@@ -176,8 +218,8 @@ impl WatchParser {
         let complete = self.buf.len() + last_newline + 1;
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        let mut values = serde_json::Deserializer::from_slice(&self.buf[..complete])
-            .into_iter::<WatchEvent<O>>();
+        let mut values =
+            serde_json::Deserializer::from_slice(&self.buf[..complete]).into_iter::<E>();
         let mut consumed = 0;
         loop {
             match values.next() {
@@ -202,11 +244,11 @@ impl WatchParser {
 
     /// Ends the stream: returns a last event that was not newline-terminated, or an
     /// error if the stream stopped in the middle of one.
-    pub fn finish<O: DeserializeOwned>(self) -> Result<Option<WatchEvent<O>>, WatchError> {
+    pub fn finish<E: DeserializeOwned>(self) -> Result<Option<E>, WatchError> {
         if self.buf.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        match serde_json::from_slice::<WatchEvent<O>>(&self.buf) {
+        match serde_json::from_slice::<E>(&self.buf) {
             Ok(event) => Ok(Some(event)),
             Err(e) if e.is_eof() => Err(WatchError::Truncated),
             Err(e) => Err(WatchError::Decode(e.to_string())),
@@ -252,9 +294,9 @@ mod tests {
         let mut parser = WatchParser::new();
         let mut events = Vec::new();
         for chunk in body.chunks(chunk_size) {
-            events.extend(parser.feed::<Box<RawValue>>(chunk).unwrap());
+            events.extend(parser.feed::<WatchEvent>(chunk).unwrap());
         }
-        events.extend(parser.finish::<Box<RawValue>>().unwrap());
+        events.extend(parser.finish::<WatchEvent>().unwrap());
         events
     }
 
@@ -289,9 +331,9 @@ mod tests {
     fn watch_parser_handles_several_events_in_one_chunk_and_blank_lines() {
         let body = b"\n{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n\n{\"type\":\"DELETED\",\"object\":{\"a\":2}}\n";
         let mut parser = WatchParser::new();
-        let events = parser.feed::<Box<RawValue>>(body).unwrap();
+        let events = parser.feed::<WatchEvent>(body).unwrap();
         assert_eq!(types(&events), [EventType::Added, EventType::Deleted]);
-        assert!(parser.finish::<Box<RawValue>>().unwrap().is_none());
+        assert!(parser.finish::<WatchEvent>().unwrap().is_none());
     }
 
     #[test]
@@ -306,16 +348,12 @@ mod tests {
         let mut parser = WatchParser::new();
         assert!(
             parser
-                .feed::<Box<RawValue>>(b"{\"type\":\"ADDED\",\"object\":{}}")
+                .feed::<WatchEvent>(b"{\"type\":\"ADDED\",\"object\":{}}")
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            parser
-                .finish::<Box<RawValue>>()
-                .unwrap()
-                .unwrap()
-                .event_type,
+            parser.finish::<WatchEvent>().unwrap().unwrap().event_type,
             EventType::Added
         );
     }
@@ -325,12 +363,12 @@ mod tests {
         let mut parser = WatchParser::new();
         assert!(
             parser
-                .feed::<Box<RawValue>>(b"{\"type\":\"ADDED\",\"obj")
+                .feed::<WatchEvent>(b"{\"type\":\"ADDED\",\"obj")
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            parser.finish::<Box<RawValue>>().unwrap_err(),
+            parser.finish::<WatchEvent>().unwrap_err(),
             WatchError::Truncated
         );
     }
@@ -339,12 +377,12 @@ mod tests {
     fn watch_parser_rejects_garbage_and_unknown_types() {
         let mut parser = WatchParser::new();
         assert!(matches!(
-            parser.feed::<Box<RawValue>>(b"<html>\n"),
+            parser.feed::<WatchEvent>(b"<html>\n"),
             Err(WatchError::Decode(_))
         ));
         let mut parser = WatchParser::new();
         assert!(matches!(
-            parser.feed::<Box<RawValue>>(b"{\"type\":\"EXPLODED\",\"object\":{}}\n"),
+            parser.feed::<WatchEvent>(b"{\"type\":\"EXPLODED\",\"object\":{}}\n"),
             Err(WatchError::Decode(_))
         ));
     }
@@ -393,7 +431,7 @@ mod tests {
     fn table_watch_events_decode_as_tables_with_or_without_columns() {
         let mut parser = WatchParser::new();
         let events = parser
-            .feed(concat!(
+            .feed::<WatchEvent>(concat!(
                 r#"{"type":"ADDED","object":{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"10"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","description":"","priority":0}],"rows":[{"cells":["a"],"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"a","namespace":"demo","resourceVersion":"10"}}}]}}"#,
                 "\n",
                 r#"{"type":"MODIFIED","object":{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"11"},"columnDefinitions":null,"rows":[{"cells":["a"],"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"a","namespace":"demo","resourceVersion":"11"}}}]}}"#,
@@ -408,29 +446,53 @@ mod tests {
     }
 
     #[test]
-    fn metadata_events_decode_in_one_pass_and_errors_keep_their_status() {
+    fn typed_events_decode_in_one_pass_and_errors_keep_their_status() {
         let body = fixture_body(include_str!(
             "../../tests/fixtures/watch-too-old-resourceversion.http"
         ));
         let mut parser = WatchParser::new();
-        let events = parser.feed::<MetadataObject>(body).unwrap();
+        let events = parser.feed::<TypedEvent<PartialObject>>(body).unwrap();
         let error = events.into_iter().last().expect("an event");
         assert_eq!(error.event_type, EventType::Error);
-        let status = error.object.into_status();
+        let EventObject::Status(status) = error.object else {
+            panic!("an ERROR carries a Status");
+        };
         assert!(status.is_expired(), "{status:?}");
-        assert_eq!(status.status, "Failure");
 
-        let body = b"{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"PartialObjectMetadata\",\"metadata\":{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"7\"}}}\n{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"},\"status\":{\"phase\":\"Running\"}}}\n";
-        let events = parser.feed::<MetadataObject>(body).unwrap();
-        let names: Vec<(&str, &str)> = events
-            .iter()
-            .map(|e| {
-                (
-                    e.object.metadata.name.as_str(),
-                    e.object.metadata.resource_version.as_str(),
-                )
+        // Metadata only; a whole object (with its own `status`) decodes too; `object`
+        // before `type` is decoded after; an ERROR with a non-Status object is generic.
+        let body = concat!(
+            r#"{"type":"MODIFIED","object":{"kind":"PartialObjectMetadata","metadata":{"name":"a","resourceVersion":"7"}}}"#,
+            "\n",
+            r#"{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"b"},"status":{"phase":"Running"}}}"#,
+            "\n",
+            r#"{"object":{"metadata":{"name":"c"}},"type":"DELETED"}"#,
+            "\n",
+            r#"{"type":"ERROR","object":{"kind":"Pod"}}"#,
+            "\n",
+        );
+        let events = parser
+            .feed::<TypedEvent<PartialObject>>(body.as_bytes())
+            .unwrap();
+        let seen: Vec<(EventType, String)> = events
+            .into_iter()
+            .map(|e| match e.object {
+                EventObject::Object(o) => (e.event_type, o.metadata.name),
+                EventObject::Status(s) => (e.event_type, s.reason),
             })
             .collect();
-        assert_eq!(names, [("a", "7"), ("b", "")]);
+        assert_eq!(
+            seen,
+            [
+                (EventType::Modified, "a".to_string()),
+                (EventType::Added, "b".to_string()),
+                (EventType::Deleted, "c".to_string()),
+                (EventType::Error, "InternalError".to_string()),
+            ]
+        );
+        assert!(matches!(
+            parser.feed::<TypedEvent<PartialObject>>(b"{\"object\":{}}\n"),
+            Err(WatchError::Decode(e)) if e.contains("missing field `type`")
+        ));
     }
 }

@@ -39,7 +39,7 @@ use crate::request::{Format, ListParams, Method, ResourceUrl, WatchParams};
 use crate::retry::{self, Backoff};
 use crate::status::{RequestContext, Status};
 use crate::table::{Table, TableColumn, TableRow};
-use crate::watch::{EventType, MetadataObject, WatchError, WatchEvent, WatchParser};
+use crate::watch::{EventObject, EventType, TypedEvent, WatchError, WatchEvent, WatchParser};
 
 /// Consecutive failed attempts without progress after which the watch gives up.
 pub const MAX_FAILURES: u32 = 10;
@@ -512,9 +512,8 @@ impl Watcher {
             sink.flush()?;
         }
         let last = match self.format {
-            Format::Metadata => parser
-                .finish()
-                .map(|e| e.map(|e| Event::Metadata(Box::new(e)))),
+            Format::Metadata => parser.finish().map(|e| e.map(Event::Metadata)),
+            Format::Table => parser.finish().map(|e| e.map(Event::Table)),
             _ => parser.finish().map(|e| e.map(Event::Text)),
         };
         match last {
@@ -534,14 +533,15 @@ impl Watcher {
     }
 
     /// Splits `chunk`'s complete events off `parser`, decoding their objects as this
-    /// watch's format needs: a metadata watch (`-o name`) decodes each event in one pass.
+    /// watch's format needs: metadata (`-o name`) and tables are decoded in one pass.
     fn parse(&self, parser: &mut WatchParser, chunk: &[u8]) -> Result<Vec<Event>, WatchError> {
         Ok(match self.format {
             Format::Metadata => parser
                 .feed(chunk)?
                 .into_iter()
-                .map(|e| Event::Metadata(Box::new(e)))
+                .map(Event::Metadata)
                 .collect(),
+            Format::Table => parser.feed(chunk)?.into_iter().map(Event::Table).collect(),
             _ => parser.feed(chunk)?.into_iter().map(Event::Text).collect(),
         })
     }
@@ -553,68 +553,53 @@ impl Watcher {
         sink: &mut dyn WatchSink,
         progress: &mut bool,
     ) -> Result<Option<Outcome>, Error> {
-        let event = match event {
-            Event::Text(event) => event,
-            Event::Metadata(event) => {
-                let WatchEvent { event_type, object } = *event;
-                return match event_type {
-                    EventType::Error => self.failed(object.into_status(), progress),
-                    EventType::Bookmark => {
-                        self.bookmark(object.metadata.resource_version, progress);
-                        Ok(None)
-                    }
-                    kind => {
-                        let item = Item::Object(ObjectItem::from_metadata(object.metadata));
-                        self.changed(kind, &[], vec![item], sink, progress)
-                    }
-                };
-            }
-        };
-        match event.event_type {
-            EventType::Error => self.failed(event.status(), progress),
-            EventType::Bookmark => {
-                if let Ok(object) = event.decode::<PartialObject>() {
+        match event {
+            Event::Metadata(TypedEvent {
+                object: EventObject::Status(status),
+                ..
+            })
+            | Event::Table(TypedEvent {
+                object: EventObject::Status(status),
+                ..
+            }) => self.failed(status, progress),
+            Event::Metadata(TypedEvent {
+                event_type,
+                object: EventObject::Object(object),
+            }) => {
+                if event_type == EventType::Bookmark {
                     self.bookmark(object.metadata.resource_version, progress);
+                    return Ok(None);
                 }
-                Ok(None)
+                let item = Item::Object(ObjectItem::from_metadata(object.metadata));
+                self.changed(event_type, &[], vec![item], sink, progress)
             }
-            kind => {
-                let decoded = if self.format == Format::Table {
-                    event.decode::<Table>().map(Ok)
-                } else {
-                    ObjectItem::new(event.object, None)
-                        .map(Err)
-                        .map_err(|e| WatchError::Decode(e.to_string()))
-                };
-                let decoded = match decoded {
-                    Ok(decoded) => decoded,
-                    Err(e) => return classify(Error::from(e), *progress).map(Some),
-                };
-                let (columns, items) = match decoded {
-                    Ok(table) => {
-                        let rv = table.metadata.resource_version.clone();
-                        let items = table
-                            .rows
-                            .into_iter()
-                            .map(|mut row| {
-                                // A row's object carries the version; fill it from the table's
-                                // own when the server sent no row object.
-                                if let Some(o) = row
-                                    .object
-                                    .as_mut()
-                                    .filter(|o| o.metadata.resource_version.is_empty())
-                                {
-                                    o.metadata.resource_version = rv.clone();
-                                }
-                                Item::Row(row)
-                            })
-                            .collect::<Vec<_>>();
-                        (table.column_definitions, items)
+            Event::Table(TypedEvent {
+                event_type,
+                object: EventObject::Object(table),
+            }) => {
+                if event_type == EventType::Bookmark {
+                    self.bookmark(table.metadata.resource_version, progress);
+                    return Ok(None);
+                }
+                let (columns, items) = table_items(*table);
+                self.changed(event_type, &columns, items, sink, progress)
+            }
+            Event::Text(event) => match event.event_type {
+                EventType::Error => self.failed(event.status(), progress),
+                EventType::Bookmark => {
+                    if let Ok(object) = event.decode::<PartialObject>() {
+                        self.bookmark(object.metadata.resource_version, progress);
                     }
-                    Err(object) => (Vec::new(), vec![Item::Object(object)]),
-                };
-                self.changed(kind, &columns, items, sink, progress)
-            }
+                    Ok(None)
+                }
+                kind => match ObjectItem::new(event.object, None) {
+                    Ok(object) => {
+                        self.changed(kind, &[], vec![Item::Object(object)], sink, progress)
+                    }
+                    Err(e) => classify(Error::from(WatchError::Decode(e.to_string())), *progress)
+                        .map(Some),
+                },
+            },
         }
     }
 
@@ -663,11 +648,35 @@ impl Watcher {
 
 /// A watch event, its object decoded as the watch's format needs.
 enum Event {
-    /// The object as text (tables, whole objects).
+    /// The object's metadata (`Format::Metadata`).
+    Metadata(TypedEvent<PartialObject>),
+    /// The server's Table of the object (`Format::Table`). Boxed: the larger variant.
+    Table(TypedEvent<Box<Table>>),
+    /// The object as text (whole objects).
     Text(WatchEvent),
-    /// The object's metadata, or an ERROR's Status (`Format::Metadata`). Boxed: it is
-    /// the larger variant by far.
-    Metadata(Box<WatchEvent<MetadataObject>>),
+}
+
+/// A table event's rows as items, with the table's columns (only the first event of a
+/// watch has them).
+fn table_items(table: Table) -> (Vec<TableColumn>, Vec<Item>) {
+    let rv = table.metadata.resource_version;
+    let items = table
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            // A row's object carries the version; fill it from the table's own when the
+            // server sent no row object.
+            if let Some(o) = row
+                .object
+                .as_mut()
+                .filter(|o| o.metadata.resource_version.is_empty())
+            {
+                o.metadata.resource_version = rv.clone();
+            }
+            Item::Row(row)
+        })
+        .collect();
+    (table.column_definitions, items)
 }
 
 /// Sorts a failure into: relist (`410`), retry (the server or the connection may
