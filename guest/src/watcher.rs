@@ -554,36 +554,8 @@ impl Watcher {
         progress: &mut bool,
     ) -> Result<Option<Outcome>, Error> {
         match event {
-            Event::Metadata(TypedEvent {
-                object: EventObject::Status(status),
-                ..
-            })
-            | Event::Table(TypedEvent {
-                object: EventObject::Status(status),
-                ..
-            }) => self.failed(status, progress),
-            Event::Metadata(TypedEvent {
-                event_type,
-                object: EventObject::Object(object),
-            }) => {
-                if event_type == EventType::Bookmark {
-                    self.bookmark(object.metadata.resource_version, progress);
-                    return Ok(None);
-                }
-                let item = Item::Object(ObjectItem::from_metadata(object.metadata));
-                self.changed(event_type, &[], vec![item], sink, progress)
-            }
-            Event::Table(TypedEvent {
-                event_type,
-                object: EventObject::Object(table),
-            }) => {
-                if event_type == EventType::Bookmark {
-                    self.bookmark(table.metadata.resource_version, progress);
-                    return Ok(None);
-                }
-                let (columns, items) = table_items(*table);
-                self.changed(event_type, &columns, items, sink, progress)
-            }
+            Event::Metadata(event) => self.typed(event, sink, progress),
+            Event::Table(event) => self.typed(event, sink, progress),
             Event::Text(event) => match event.event_type {
                 EventType::Error => self.failed(event.status(), progress),
                 EventType::Bookmark => {
@@ -600,6 +572,26 @@ impl Watcher {
                         .map(Some),
                 },
             },
+        }
+    }
+
+    /// An event decoded in one pass: ERROR, BOOKMARK, or a change to report.
+    fn typed<O: Watched>(
+        &mut self,
+        event: TypedEvent<O>,
+        sink: &mut dyn WatchSink,
+        progress: &mut bool,
+    ) -> Result<Option<Outcome>, Error> {
+        match (event.event_type, event.object) {
+            (_, EventObject::Status(status)) => self.failed(status, progress),
+            (EventType::Bookmark, EventObject::Object(object)) => {
+                self.bookmark(object.resource_version(), progress);
+                Ok(None)
+            }
+            (kind, EventObject::Object(object)) => {
+                let (columns, items) = object.into_items();
+                self.changed(kind, &columns, items, sink, progress)
+            }
         }
     }
 
@@ -656,27 +648,52 @@ enum Event {
     Text(WatchEvent),
 }
 
-/// A table event's rows as items, with the table's columns (only the first event of a
-/// watch has them).
-fn table_items(table: Table) -> (Vec<TableColumn>, Vec<Item>) {
-    let rv = table.metadata.resource_version;
-    let items = table
-        .rows
-        .into_iter()
-        .map(|mut row| {
-            // A row's object carries the version; fill it from the table's own when the
-            // server sent no row object.
-            if let Some(o) = row
-                .object
-                .as_mut()
-                .filter(|o| o.metadata.resource_version.is_empty())
-            {
-                o.metadata.resource_version = rv.clone();
-            }
-            Item::Row(row)
-        })
-        .collect();
-    (table.column_definitions, items)
+/// What a watch event decoded in one pass carries (see [`TypedEvent`]).
+trait Watched: serde::de::DeserializeOwned {
+    /// The resourceVersion a bookmark carries.
+    fn resource_version(&self) -> String;
+    /// The changed objects as items, with the columns that came with them.
+    fn into_items(self) -> (Vec<TableColumn>, Vec<Item>);
+}
+
+impl Watched for PartialObject {
+    fn resource_version(&self) -> String {
+        self.metadata.resource_version.clone()
+    }
+
+    fn into_items(self) -> (Vec<TableColumn>, Vec<Item>) {
+        let item = Item::Object(ObjectItem::from_metadata(self.metadata));
+        (Vec::new(), vec![item])
+    }
+}
+
+impl Watched for Box<Table> {
+    fn resource_version(&self) -> String {
+        self.metadata.resource_version.clone()
+    }
+
+    /// The rows, with the table's columns (only the first event of a watch has them).
+    fn into_items(self) -> (Vec<TableColumn>, Vec<Item>) {
+        let table = *self;
+        let rv = table.metadata.resource_version;
+        let items = table
+            .rows
+            .into_iter()
+            .map(|mut row| {
+                // A row's object carries the version; fill it from the table's own when
+                // the server sent no row object.
+                if let Some(o) = row
+                    .object
+                    .as_mut()
+                    .filter(|o| o.metadata.resource_version.is_empty())
+                {
+                    o.metadata.resource_version = rv.clone();
+                }
+                Item::Row(row)
+            })
+            .collect();
+        (table.column_definitions, items)
+    }
 }
 
 /// Sorts a failure into: relist (`410`), retry (the server or the connection may
