@@ -21,7 +21,7 @@ use crate::cli::{self, Command, SHORT_USAGE, USAGE};
 use crate::client::{Response, Transport};
 use crate::discovery::Discoverer;
 use crate::error::Error;
-use crate::liststream::{self, ItemError, ListError, ListType};
+use crate::liststream::{self, ListType};
 use crate::request::Request;
 use crate::resource::{ResourceResolver, ResourceType};
 use crate::retry;
@@ -238,17 +238,9 @@ fn fetch_items<T: DeserializeOwned>(
     array_key: &'static str,
     each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
 ) -> Result<String, Error> {
-    let decode_error = |reason: String| Error::Decode {
-        request: format!("{} {}", request.method.as_str(), request.path_and_query),
-        reason,
-    };
     let mut response = send(transport, request, context)?;
-    liststream::for_each_item(&mut *response.body, array_key, each).map_err(|e| match e {
-        ItemError::List(ListError::Body(e)) => e.into(),
-        ItemError::List(ListError::Malformed(reason)) => decode_error(reason),
-        ItemError::List(ListError::Decode(e)) => decode_error(format!("{array_key}: {e}")),
-        ItemError::Each(e) => e,
-    })
+    liststream::read_items(request, &mut *response.body, array_key, each)
+        .map(|meta| meta.continue_token)
 }
 
 /// Ends a command that collected errors along the way (kubectl's `ContinueOnError`).

@@ -16,7 +16,9 @@
 use serde::de::DeserializeOwned;
 
 use crate::client::{BodyStream, ClientError};
+use crate::error::Error;
 use crate::meta::ListMeta;
+use crate::request::Request;
 
 /// Why a list body could not be read.
 #[derive(Debug)]
@@ -401,12 +403,13 @@ pub enum ItemError<E> {
 }
 
 /// Reads the list in `body`, decoding each element of its `array_key` array as `T` and
-/// handing it to `each` with the list's type. Returns the list's `continue` token.
+/// handing it to `each` with the list's type. Returns the list's metadata
+/// (resourceVersion, `continue` token).
 pub fn for_each_item<T: DeserializeOwned, E>(
     body: &mut dyn BodyStream,
     array_key: &'static str,
     mut each: impl FnMut(T, &ListType) -> Result<(), E>,
-) -> Result<String, ItemError<E>> {
+) -> Result<ListMeta, ItemError<E>> {
     let mut reader = ListReader::new(body, array_key);
     let mut list_type = None;
     while let Some(item) = reader.next_item::<T>().map_err(ItemError::List)? {
@@ -417,7 +420,28 @@ pub fn for_each_item<T: DeserializeOwned, E>(
         });
         each(item, list_type).map_err(ItemError::Each)?;
     }
-    Ok(reader.continue_token())
+    Ok(reader.metadata())
+}
+
+/// [`for_each_item`] on the body of the response to `request`, with failures as the
+/// command errors kubectl would print: a broken body as the host's error, anything
+/// undecodable as a decode error naming the request.
+pub fn read_items<T: DeserializeOwned>(
+    request: &Request,
+    body: &mut dyn BodyStream,
+    array_key: &'static str,
+    each: impl FnMut(T, &ListType) -> Result<(), Error>,
+) -> Result<ListMeta, Error> {
+    let decode_error = |reason: String| Error::Decode {
+        request: format!("{} {}", request.method.as_str(), request.path_and_query),
+        reason,
+    };
+    for_each_item(body, array_key, each).map_err(|e| match e {
+        ItemError::List(ListError::Body(e)) => e.into(),
+        ItemError::List(ListError::Malformed(reason)) => decode_error(reason),
+        ItemError::List(ListError::Decode(e)) => decode_error(format!("{array_key}: {e}")),
+        ItemError::Each(e) => e,
+    })
 }
 
 fn malformed(reason: String) -> ListError {
@@ -516,12 +540,12 @@ mod tests {
         let body = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"next"},"items":[{"metadata":{"name":"a"}}]}"#;
         let mut stream = MemoryBody::new([body.to_vec()]);
         let mut seen = Vec::new();
-        let token = for_each_item(&mut stream, "items", |item: Value, list| {
+        let meta = for_each_item(&mut stream, "items", |item: Value, list| {
             seen.push((item["metadata"]["name"].clone(), list.clone()));
             Ok::<(), ()>(())
         })
         .unwrap();
-        assert_eq!(token, "next");
+        assert_eq!(meta.continue_token, "next");
         assert_eq!(
             seen,
             [(

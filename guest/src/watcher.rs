@@ -32,7 +32,7 @@ use serde_json::value::RawValue;
 
 use crate::client::{ClientError, Transport};
 use crate::error::Error;
-use crate::liststream::{ListError, ListReader, ListType};
+use crate::liststream::{ListType, read_items};
 use crate::meta::{ObjectMeta, PartialObject};
 use crate::output;
 use crate::request::{Format, ListParams, Method, ResourceUrl, WatchParams};
@@ -324,14 +324,12 @@ impl Watcher {
         loop {
             let request = self.url.list(&params, self.format);
             let mut response = retry::send(transport, &request, &self.context())?;
-            let decode_error = |reason: String| Error::Decode {
-                request: format!("GET {}", request.path_and_query),
-                reason,
-            };
             let (rv, next, columns, items) = if self.format == Format::Table {
                 let body = response.read_body()?;
-                let table: Table =
-                    serde_json::from_slice(&body).map_err(|e| decode_error(e.to_string()))?;
+                let table: Table = serde_json::from_slice(&body).map_err(|e| Error::Decode {
+                    request: format!("GET {}", request.path_and_query),
+                    reason: e.to_string(),
+                })?;
                 let items = table.rows.into_iter().map(Item::Row).collect();
                 (
                     table.metadata.resource_version,
@@ -340,38 +338,30 @@ impl Watcher {
                     items,
                 )
             } else {
-                // Items as text, read as they arrive: the page is never held twice.
+                // Items read as they arrive: the page is never held twice.
                 let mut items = Vec::new();
-                let mut list_type = None;
-                let mut reader = ListReader::new(&mut *response.body, "items");
-                let failed = |e: ListError| match e {
-                    ListError::Body(e) => Error::from(e),
-                    ListError::Malformed(reason) => decode_error(reason),
-                    ListError::Decode(e) => decode_error(format!("items: {e}")),
-                };
-                loop {
+                let body = &mut *response.body;
+                let head = if self.format == Format::Metadata {
                     // `-o name` needs the metadata only: decoded in one pass, no text kept.
-                    let item = if self.format == Format::Metadata {
-                        match reader.next_item::<PartialObject>().map_err(failed)? {
-                            Some(object) => ObjectItem::from_metadata(object.metadata),
-                            None => break,
-                        }
-                    } else {
-                        let Some(raw) = reader.next_item::<Box<RawValue>>().map_err(failed)? else {
-                            break;
-                        };
-                        let list_type = list_type.get_or_insert_with(|| {
-                            Rc::new(ListType {
-                                api_version: reader.string_field("apiVersion"),
-                                kind: reader.string_field("kind"),
-                            })
-                        });
-                        ObjectItem::new(raw, Some(list_type.clone()))
-                            .map_err(|e| decode_error(format!("items: {e}")))?
-                    };
-                    items.push(Item::Object(item));
-                }
-                let head = reader.metadata();
+                    read_items(&request, body, "items", |object: PartialObject, _| {
+                        items.push(Item::Object(ObjectItem::from_metadata(object.metadata)));
+                        Ok(())
+                    })?
+                } else {
+                    // One shared copy of the list's type for all its items.
+                    let mut shared: Option<Rc<ListType>> = None;
+                    read_items(&request, body, "items", |raw: Box<RawValue>, list| {
+                        let list_type = shared.get_or_insert_with(|| Rc::new(list.clone()));
+                        let item = ObjectItem::new(raw, Some(list_type.clone())).map_err(|e| {
+                            Error::Decode {
+                                request: format!("GET {}", request.path_and_query),
+                                reason: format!("items: {e}"),
+                            }
+                        })?;
+                        items.push(Item::Object(item));
+                        Ok(())
+                    })?
+                };
                 (
                     head.resource_version,
                     head.continue_token,
