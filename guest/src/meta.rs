@@ -44,17 +44,6 @@ pub struct PartialObject {
     pub metadata: ObjectMeta,
 }
 
-/// A list decoded for its items' metadata only (`-o name`, `PartialObjectMetadataList`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct MetadataList {
-    /// The list's metadata.
-    pub metadata: ListMeta,
-    /// The items.
-    #[serde(deserialize_with = "nullable")]
-    pub items: Vec<PartialObject>,
-}
-
 /// Decodes `null` as the default value: Go clients serialize empty slices and maps as
 /// `null` (watch tables omit or null their `columnDefinitions`).
 pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -69,6 +58,15 @@ where
 mod tests {
     use super::*;
     use crate::testutil::fixture_body;
+
+    /// A list decoded for its items' metadata only, as the printers decode list items.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[serde(default)]
+    struct MetadataList {
+        metadata: ListMeta,
+        #[serde(deserialize_with = "nullable")]
+        items: Vec<PartialObject>,
+    }
 
     #[test]
     fn metadata_list_decodes_names_and_continue_token() {

@@ -185,23 +185,6 @@ pub fn watch_event_object(event_type: &str, object: Value) -> Value {
     Value::Object(map)
 }
 
-/// The items of a list response, each with the `apiVersion` and `kind` the server
-/// leaves out of list items (see [`add_item_type`]).
-pub fn list_items(list: Value) -> Vec<Value> {
-    let Value::Object(mut list) = list else {
-        return Vec::new();
-    };
-    let Some(Value::Array(mut items)) = list.remove("items") else {
-        return Vec::new();
-    };
-    let api_version = list.get("apiVersion").and_then(Value::as_str);
-    let list_kind = list.get("kind").and_then(Value::as_str);
-    for item in &mut items {
-        add_item_type(item, api_version, list_kind);
-    }
-    items
-}
-
 /// Gives a list item the `apiVersion` and `kind` the server leaves out of list items
 /// (`PodList` items are `Pod`s), as kubectl's decoding adds them. An item that has
 /// either already is left alone.
@@ -301,6 +284,23 @@ mod tests {
     use crate::resource::{BuiltinResources, ResourceResolver};
     use crate::testutil::fixture_body;
     use serde_json::json;
+
+    /// The items of a list response, each typed by [`add_item_type`] as the printers
+    /// type them.
+    fn list_items(list: Value) -> Vec<Value> {
+        let Value::Object(mut list) = list else {
+            return Vec::new();
+        };
+        let Some(Value::Array(mut items)) = list.remove("items") else {
+            return Vec::new();
+        };
+        let api_version = list.get("apiVersion").and_then(Value::as_str);
+        let list_kind = list.get("kind").and_then(Value::as_str);
+        for item in &mut items {
+            add_item_type(item, api_version, list_kind);
+        }
+        items
+    }
 
     #[test]
     fn json_uses_four_space_indent_and_sorted_keys() {
