@@ -28,7 +28,9 @@ use crate::error::Error;
 use crate::meta::nullable;
 pub use crate::request::ACCEPT_DISCOVERY_V2;
 use crate::request::{self, Request};
-use crate::resource::{BuiltinResources, ResolveError, ResourceResolver, ResourceType};
+use crate::resource::{
+    BuiltinResources, ResolveError, ResourceResolver, ResourceType, TypeName, qualify_version,
+};
 use crate::retry;
 use crate::status::RequestContext;
 
@@ -59,11 +61,7 @@ pub struct GroupVersion {
 impl GroupVersion {
     /// `v1` or `apps/v1`.
     pub fn group_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        qualify_version(&self.group, &self.version)
     }
 }
 
@@ -85,11 +83,7 @@ impl Discovery {
         let mut discovery = Discovery::default();
         for group in list.items {
             for (i, version) in group.versions.into_iter().enumerate() {
-                let gv = if group.metadata.name.is_empty() {
-                    version.version.clone()
-                } else {
-                    format!("{}/{}", group.metadata.name, version.version)
-                };
+                let gv = qualify_version(&group.metadata.name, &version.version);
                 // client-go skips stale versions (an aggregated API server that stopped
                 // answering) and reports them as failed.
                 if version.freshness == "Stale" {
@@ -221,22 +215,9 @@ impl ResourceResolver for Discovery {
             name: name.to_string(),
         };
         let lower = name.to_lowercase();
-        let (resource, qualifier) = match lower.split_once('.') {
-            Some((resource, qualifier)) => (resource, Some(qualifier)),
-            None => (lower.as_str(), None),
-        };
-        if resource.is_empty() {
-            return Err(not_found());
-        }
-        // `deployments.v1.apps` names a version too; `deployments.apps` only a group.
-        let in_scope = |r: &ResourceType| match qualifier {
-            None => true,
-            Some(q) => {
-                q == r.group
-                    || q.split_once('.')
-                        .is_some_and(|(v, g)| v == r.version && g == r.group)
-            }
-        };
+        let name = TypeName::parse(&lower).ok_or_else(not_found)?;
+        let resource = name.resource;
+        let in_scope = |r: &ResourceType| name.in_scope(&r.group, &r.version);
         let candidates = || self.all().map(|r| &r.resource).filter(|r| in_scope(r));
         // kubectl's order: an exact plural or singular anywhere beats a short name,
         // which beats a kind; within each, the highest-priority group wins.
@@ -262,14 +243,6 @@ impl ResourceResolver for Discovery {
                 kind: kind.to_string(),
                 api_version: qualify_version(group, version),
             })
-    }
-}
-
-fn qualify_version(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
     }
 }
 

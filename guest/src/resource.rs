@@ -31,11 +31,7 @@ pub struct ResourceType {
 impl ResourceType {
     /// The `apiVersion` of objects of this type: `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        qualify_version(&self.group, &self.version)
     }
 
     /// The path prefix of the group version: `/api/v1` or `/apis/apps/v1`.
@@ -141,27 +137,12 @@ impl ResourceResolver for BuiltinResources {
             name: name.to_string(),
         };
         let lower = name.to_lowercase();
-        let (resource, qualifier) = match lower.split_once('.') {
-            Some((resource, qualifier)) => (resource, Some(qualifier)),
-            None => (lower.as_str(), None),
-        };
-        if resource.is_empty() {
-            return Err(not_found());
-        }
-        let found = BUILTIN.iter().find(|b| {
-            let matches_qualifier = match qualifier {
-                None => true,
-                // `deployments.apps` first, then `deployments.v1.apps`, as kubectl tries
-                // TYPE.GROUP before TYPE.VERSION.GROUP.
-                Some(q) => {
-                    q == b.group
-                        || q.split_once('.')
-                            .is_some_and(|(v, g)| v == b.version && g == b.group)
-                }
-            };
-            matches_qualifier && b.to_type().is_named(resource)
-        });
-        found.map(Builtin::to_type).ok_or_else(not_found)
+        let name = TypeName::parse(&lower).ok_or_else(not_found)?;
+        BUILTIN
+            .iter()
+            .find(|b| name.in_scope(b.group, b.version) && b.to_type().is_named(name.resource))
+            .map(Builtin::to_type)
+            .ok_or_else(not_found)
     }
 
     fn resolve_kind(
@@ -176,12 +157,53 @@ impl ResourceResolver for BuiltinResources {
             .map(Builtin::to_type)
             .ok_or_else(|| ResolveError::UnknownKind {
                 kind: kind.to_string(),
-                api_version: if group.is_empty() {
-                    version.to_string()
-                } else {
-                    format!("{group}/{version}")
-                },
+                api_version: qualify_version(group, version),
             })
+    }
+}
+
+/// A type as a user names it, lowercased: `pods`, `deploy.apps` (TYPE.GROUP) or
+/// `deployments.v1.apps` (TYPE.VERSION.GROUP).
+pub(crate) struct TypeName<'a> {
+    /// The plural, singular, short name or kind.
+    pub resource: &'a str,
+    /// What follows the first dot, if anything.
+    qualifier: Option<&'a str>,
+}
+
+impl<'a> TypeName<'a> {
+    /// Splits a lowercased name; `None` when there is no type before the dot.
+    pub fn parse(lower: &'a str) -> Option<Self> {
+        let (resource, qualifier) = match lower.split_once('.') {
+            Some((resource, qualifier)) => (resource, Some(qualifier)),
+            None => (lower, None),
+        };
+        (!resource.is_empty()).then_some(TypeName {
+            resource,
+            qualifier,
+        })
+    }
+
+    /// Whether a type of `group`/`version` is one this name may mean: any without a
+    /// qualifier; with one, kubectl tries TYPE.GROUP before TYPE.VERSION.GROUP.
+    pub fn in_scope(&self, group: &str, version: &str) -> bool {
+        match self.qualifier {
+            None => true,
+            Some(q) => {
+                q == group
+                    || q.split_once('.')
+                        .is_some_and(|(v, g)| v == version && g == group)
+            }
+        }
+    }
+}
+
+/// `group/version`, or just `version` for the core group (an `apiVersion`).
+pub(crate) fn qualify_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
     }
 }
 
