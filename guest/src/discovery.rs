@@ -377,40 +377,30 @@ fn report_failed(discovery: &Discovery, warn: &mut dyn Write) -> Result<(), Erro
 /// `GET /api`: aggregated if the server serves it, else `APIVersions` and one
 /// `APIResourceList` per version.
 pub fn fetch_core(transport: &mut dyn Transport) -> Result<Discovery, Error> {
-    let request = request::discovery_core();
-    let body = get_body(transport, &request)?;
-    let head: Kind = decode(&request, &body)?;
-    match head.kind.as_str() {
-        "APIGroupDiscoveryList" => {
-            Discovery::from_aggregated(&body).map_err(|reason| decode_error(&request, reason))
-        }
-        "APIVersions" => {
-            let versions: ApiVersions = decode(&request, &body)?;
+    fetch_root(
+        transport,
+        request::discovery_core(),
+        "APIVersions",
+        |transport, request, body| {
+            let versions: ApiVersions = decode(request, body)?;
             let mut discovery = Discovery::default();
             for (i, version) in versions.versions.iter().enumerate() {
                 fetch_resource_list(transport, &mut discovery, "", version, i == 0)?;
             }
             Ok(discovery)
-        }
-        other => Err(decode_error(
-            &request,
-            format!("expected APIGroupDiscoveryList or APIVersions, got kind {other:?}"),
-        )),
-    }
+        },
+    )
 }
 
 /// `GET /apis`: aggregated if the server serves it, else `APIGroupList` and one
 /// `APIResourceList` per group version.
 pub fn fetch_groups(transport: &mut dyn Transport) -> Result<Discovery, Error> {
-    let request = request::discovery_groups();
-    let body = get_body(transport, &request)?;
-    let head: Kind = decode(&request, &body)?;
-    match head.kind.as_str() {
-        "APIGroupDiscoveryList" => {
-            Discovery::from_aggregated(&body).map_err(|reason| decode_error(&request, reason))
-        }
-        "APIGroupList" => {
-            let groups: ApiGroupList = decode(&request, &body)?;
+    fetch_root(
+        transport,
+        request::discovery_groups(),
+        "APIGroupList",
+        |transport, request, body| {
+            let groups: ApiGroupList = decode(request, body)?;
             let mut discovery = Discovery::default();
             for group in groups.groups {
                 let preferred = group.preferred_version.version.clone();
@@ -430,10 +420,29 @@ pub fn fetch_groups(transport: &mut dyn Transport) -> Result<Discovery, Error> {
                 }
             }
             Ok(discovery)
+        },
+    )
+}
+
+/// Gets a discovery root (`/api`, `/apis`): an aggregated `APIGroupDiscoveryList` when
+/// the server serves one, else the older `legacy_kind`, which `legacy` reads (it
+/// fetches each version's resources).
+fn fetch_root(
+    transport: &mut dyn Transport,
+    request: Request,
+    legacy_kind: &str,
+    legacy: impl FnOnce(&mut dyn Transport, &Request, &[u8]) -> Result<Discovery, Error>,
+) -> Result<Discovery, Error> {
+    let body = get_body(transport, &request)?;
+    let head: Kind = decode(&request, &body)?;
+    match head.kind.as_str() {
+        "APIGroupDiscoveryList" => {
+            Discovery::from_aggregated(&body).map_err(|reason| decode_error(&request, reason))
         }
+        kind if kind == legacy_kind => legacy(transport, &request, &body),
         other => Err(decode_error(
             &request,
-            format!("expected APIGroupDiscoveryList or APIGroupList, got kind {other:?}"),
+            format!("expected APIGroupDiscoveryList or {legacy_kind}, got kind {other:?}"),
         )),
     }
 }
