@@ -311,7 +311,7 @@ impl KubeCtx {
                 hit
             }
             None => {
-                let answer = self.dispatch(request, record).await?;
+                let answer = self.dispatch(request, streaming, record).await?;
                 match discovery.filter(|_| answer.status == 200) {
                     Some(lookup) => lookup.keep(answer, self.transport.server()).await?,
                     None => answer,
@@ -375,9 +375,19 @@ impl KubeCtx {
     async fn dispatch(
         &self,
         request: api::Request,
+        streaming: bool,
         record: &mut AuditRecord,
     ) -> Result<Answer, ErrorCode> {
-        let http_request = build_request(request)?;
+        let mut http_request = build_request(request)?;
+        if streaming {
+            // Kubernetes 1.37 gzips a watch one gzip member per event, and the transport's
+            // decompression decodes only the first member (tower-http#737); kube-client
+            // opts its watches out the same way. Streams are small per event anyway.
+            http_request.headers_mut().insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static("identity"),
+            );
+        }
         self.rate.acquire().await;
         let response = self.transport.send(http_request).await?;
         let (parts, body) = response.into_parts();
@@ -465,10 +475,9 @@ fn has_true_param(path_and_query: &str, name: &str) -> bool {
     let Some((_, query)) = path_and_query.split_once('?') else {
         return false;
     };
-    query.split('&').any(|pair| {
-        pair.split_once('=')
-            .is_some_and(|(k, v)| k == name && (v == "true" || v == "1"))
-    })
+    // Decoded as the server decodes it: `foll%6Fw=true` is `follow=true`.
+    form_urlencoded::parse(query.as_bytes())
+        .any(|(key, value)| key == name && matches!(value.as_ref(), "true" | "1"))
 }
 
 /// The value of header `name` (case-insensitive) in a guest's or server's header list.
@@ -521,5 +530,36 @@ impl From<ErrorCode> for api::ErrorCode {
             ErrorCode::Credential(s) => api::ErrorCode::Credential(s),
             ErrorCode::Internal(s) => api::ErrorCode::Internal(s),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boolean_query_params_are_read_as_the_server_reads_them() {
+        assert!(has_true_param(
+            "/api/v1/namespaces/demo/pods/p/log?follow=true&container=c",
+            "follow"
+        ));
+        assert!(has_true_param(
+            "/api/v1/pods?labelSelector=a%3Db&watch=1",
+            "watch"
+        ));
+        assert!(
+            has_true_param("/api/v1/pods?w%61tch=true", "watch"),
+            "keys are read percent-decoded"
+        );
+        assert!(!has_true_param("/api/v1/pods", "watch"));
+        assert!(!has_true_param("/api/v1/pods?watch=false", "watch"));
+        assert!(!has_true_param(
+            "/api/v1/namespaces/demo/pods/p/log?follow=0",
+            "follow"
+        ));
+        assert!(!has_true_param(
+            "/api/v1/pods?fieldSelector=watch%3Dtrue",
+            "watch"
+        ));
     }
 }

@@ -82,16 +82,9 @@ impl Transport {
 
     /// Sends `request` (its URI is a path and query relative to the server) and returns
     /// the response head with a streaming body.
-    pub async fn send(&self, mut request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
-        if is_stream(request.uri()) {
-            // Kubernetes 1.37 gzips a watch one gzip member per event, and the decompression
-            // layer decodes only the first member (tower-http#737); kube-client opts its
-            // watches out the same way. Streams are small per event anyway.
-            request.headers_mut().insert(
-                http::header::ACCEPT_ENCODING,
-                http::HeaderValue::from_static("identity"),
-            );
-        }
+    /// A request that already has an `Accept-Encoding` (watches ask for `identity`) keeps
+    /// it; any other asks for gzip.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
         self.client
             .send(request)
             .await
@@ -174,16 +167,6 @@ impl Transport {
     }
 }
 
-/// Whether `uri` asks for a stream that stays open (a watch or a followed log), by the
-/// query parameters the API server reads (`watch=true|1`, `follow=true|1`).
-fn is_stream(uri: &http::Uri) -> bool {
-    uri.query().is_some_and(|query| {
-        form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
-            matches!(key.as_ref(), "watch" | "follow") && matches!(value.as_ref(), "true" | "1")
-        })
-    })
-}
-
 /// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
 /// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1).
 fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
@@ -259,29 +242,4 @@ pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
         source = e.source();
     }
     parts.join(": ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn watches_and_followed_logs_are_streams() {
-        let stream = |uri: &str| is_stream(&uri.parse().unwrap());
-        assert!(stream("/api/v1/pods?watch=true"));
-        assert!(stream(
-            "/api/v1/namespaces/demo/pods?labelSelector=a%3Db&watch=1"
-        ));
-        assert!(stream(
-            "/api/v1/namespaces/demo/pods/p/log?follow=true&container=c"
-        ));
-        assert!(
-            stream("/api/v1/pods?w%61tch=true"),
-            "keys are read percent-decoded"
-        );
-        assert!(!stream("/api/v1/pods"));
-        assert!(!stream("/api/v1/pods?watch=false"));
-        assert!(!stream("/api/v1/namespaces/demo/pods/p/log?follow=0"));
-        assert!(!stream("/api/v1/pods?fieldSelector=watch%3Dtrue"));
-    }
 }
