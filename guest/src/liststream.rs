@@ -10,10 +10,12 @@
 //!
 //! Each item is decoded by `serde_json` straight from the buffered bytes (its fastest
 //! path), which also finds where the item ends: the reader keeps at least
-//! [`LOOKAHEAD`] bytes buffered so that an item rarely needs decoding twice. Only the small
-//! top-level fields are scanned here.
+//! [`LOOKAHEAD`] bytes buffered so that an item rarely needs decoding twice. The other
+//! top-level fields and the keys are read the same way; only the punctuation between
+//! them (`{`, `:`, `,`, `[`, `]`, `}`) is looked at here.
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::client::{BodyStream, ClientError};
 use crate::error::Error;
@@ -52,20 +54,6 @@ enum State {
     Done,
 }
 
-/// Progress of scanning one JSON value, kept across body chunks so that a value split
-/// over many chunks is scanned once.
-#[derive(Debug, Clone, Copy, Default)]
-struct Scan {
-    /// Offset of the value's first byte in the buffer.
-    start: usize,
-    /// Offset of the next byte to look at.
-    pos: usize,
-    /// Open `{` and `[` (0 before the first byte is seen).
-    depth: usize,
-    in_string: bool,
-    escaped: bool,
-}
-
 /// Reads a list response's array elements one by one (see the module docs).
 pub struct ListReader<'b> {
     body: &'b mut dyn BodyStream,
@@ -78,7 +66,7 @@ pub struct ListReader<'b> {
     failed: Option<ClientError>,
     state: State,
     /// The other top-level fields, as raw JSON.
-    fields: Vec<(String, Vec<u8>)>,
+    fields: Vec<(String, Box<RawValue>)>,
 }
 
 impl<'b> ListReader<'b> {
@@ -136,10 +124,7 @@ impl<'b> ListReader<'b> {
                         }
                         None => return Err(truncated()),
                     }
-                    let (start, end) = self.scan_value()?;
-                    let key: String = serde_json::from_slice(&self.buf[start..end])
-                        .map_err(|e| malformed(format!("bad field name: {e}")))?;
-                    self.pos = end;
+                    let key: String = self.decode_value()?;
                     match self.next_byte()? {
                         Some(b':') => self.pos += 1,
                         _ => return Err(malformed(format!("expected ':' after {key:?}"))),
@@ -154,9 +139,8 @@ impl<'b> ListReader<'b> {
                         continue;
                     }
                     // Any other field, including a `null` array: kept as text.
-                    let (start, end) = self.scan_value()?;
-                    self.fields.push((key, self.buf[start..end].to_vec()));
-                    self.pos = end;
+                    let value: Box<RawValue> = self.decode_value()?;
+                    self.fields.push((key, value));
                 }
                 State::Array { first } => {
                     match self.next_byte()? {
@@ -181,7 +165,7 @@ impl<'b> ListReader<'b> {
                         None => return Err(truncated()),
                     }
                     self.state = State::Array { first: false };
-                    return self.decode_item().map(Some);
+                    return self.decode_value().map(Some);
                 }
             }
         }
@@ -189,7 +173,7 @@ impl<'b> ListReader<'b> {
 
     /// Decodes the value at `self.pos` (not whitespace) as `T`, reading more of the body
     /// while it is incomplete.
-    fn decode_item<T: DeserializeOwned>(&mut self) -> Result<T, ListError> {
+    fn decode_value<T: DeserializeOwned>(&mut self) -> Result<T, ListError> {
         while self.buf.len() - self.pos < LOOKAHEAD && self.failed.is_none() {
             match self.fill() {
                 Ok(true) => {}
@@ -227,7 +211,7 @@ impl<'b> ListReader<'b> {
         self.fields
             .iter()
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_slice())
+            .map(|(_, value)| value.get().as_bytes())
     }
 
     /// A top-level string field (`kind`, `apiVersion`), if it has been read.
@@ -279,11 +263,6 @@ impl<'b> ListReader<'b> {
     /// Reads more of the body into the buffer, first dropping what is consumed. Returns
     /// `false` at the end of the body.
     fn fill(&mut self) -> Result<bool, ListError> {
-        self.fill_keeping(&mut Scan::default())
-    }
-
-    /// [`Self::fill`], moving the offsets of `scan` along with the buffer.
-    fn fill_keeping(&mut self, scan: &mut Scan) -> Result<bool, ListError> {
         if let Some(e) = self.failed.take() {
             return Err(ListError::Body(e));
         }
@@ -296,8 +275,6 @@ impl<'b> ListReader<'b> {
         };
         if self.pos > 0 {
             self.buf.drain(..self.pos);
-            scan.start = scan.start.saturating_sub(self.pos);
-            scan.pos = scan.pos.saturating_sub(self.pos);
             self.pos = 0;
         }
         if self.buf.is_empty() {
@@ -306,80 +283,6 @@ impl<'b> ListReader<'b> {
             self.buf.extend_from_slice(&chunk);
         }
         Ok(true)
-    }
-
-    /// Finds the extent of the JSON value starting at `self.pos` (which is not
-    /// whitespace), reading more of the body as needed. Only structure is checked here;
-    /// `serde_json` checks the value itself when it is decoded.
-    fn scan_value(&mut self) -> Result<(usize, usize), ListError> {
-        let mut scan = Scan {
-            start: self.pos,
-            pos: self.pos,
-            ..Scan::default()
-        };
-        let first = self.buf[self.pos];
-        loop {
-            if let Some(end) = scan_step(&self.buf, first, &mut scan) {
-                return Ok((scan.start, end));
-            }
-            if !self.fill_keeping(&mut scan)? {
-                // A bare number at the very end could be complete, but a list never ends
-                // inside a value.
-                return Err(truncated());
-            }
-        }
-    }
-}
-
-/// Advances `scan` over `buf`; returns the end offset (exclusive) once the value that
-/// starts with `first` is complete.
-fn scan_step(buf: &[u8], first: u8, scan: &mut Scan) -> Option<usize> {
-    match first {
-        b'{' | b'[' | b'"' => {
-            while scan.pos < buf.len() {
-                let b = buf[scan.pos];
-                scan.pos += 1;
-                if scan.in_string {
-                    if scan.escaped {
-                        scan.escaped = false;
-                    } else if b == b'\\' {
-                        scan.escaped = true;
-                    } else if b == b'"' {
-                        scan.in_string = false;
-                        if scan.depth == 0 {
-                            // A string value (or key) ends here.
-                            return Some(scan.pos);
-                        }
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => scan.in_string = true,
-                    b'{' | b'[' => scan.depth += 1,
-                    b'}' | b']' => {
-                        scan.depth = scan.depth.saturating_sub(1);
-                        if scan.depth == 0 {
-                            return Some(scan.pos);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            None
-        }
-        // A number, `true`, `false` or `null`: up to the next delimiter.
-        _ => {
-            while scan.pos < buf.len() {
-                if matches!(
-                    buf[scan.pos],
-                    b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
-                ) {
-                    return Some(scan.pos);
-                }
-                scan.pos += 1;
-            }
-            None
-        }
     }
 }
 
