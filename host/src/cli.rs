@@ -90,6 +90,9 @@ enum PolicyCommand {
         /// The request's path and query, e.g. `/api/v1/namespaces/demo/pods?watch=true`.
         #[arg(long)]
         path: String,
+        /// Check as `host run --no-implicit-discovery` would.
+        #[arg(long)]
+        no_implicit_discovery: bool,
     },
 
     /// Print Role/ClusterRole YAML that allows exactly what an audit log shows.
@@ -196,6 +199,13 @@ struct SandboxArgs {
     /// attach, port-forward or proxy.
     #[arg(long, value_name = "FILE|unrestricted")]
     policy: Option<String>,
+
+    /// Do not add, to a --policy file's rules, GET on the discovery, OpenAPI, version
+    /// and health URLs that kube-apiserver grants every authenticated user
+    /// (`system:discovery`, `system:public-info-viewer`). Without them the guest cannot
+    /// resolve resource names such as `deploy` or custom resources.
+    #[arg(long)]
+    no_implicit_discovery: bool,
 
     /// Write one JSON line per guest request to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE")]
@@ -330,7 +340,8 @@ pub fn main() -> i32 {
                 policy,
                 method,
                 path,
-            }) => policy_check(policy.as_deref(), &method, &path),
+                no_implicit_discovery,
+            }) => policy_check(policy.as_deref(), no_implicit_discovery, &method, &path),
             Command::Policy(PolicyCommand::Suggest { audit }) => {
                 let text = std::fs::read_to_string(&audit)
                     .with_context(|| format!("failed to read the audit log {audit:?}"))?;
@@ -357,32 +368,51 @@ pub fn main() -> i32 {
     }
 }
 
-/// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default.
-fn load_policy(policy: Option<&str>) -> anyhow::Result<Policy> {
+/// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
+/// file's rules get the discovery URLs every authenticated user has under RBAC unless
+/// `no_implicit_discovery`.
+fn load_policy(policy: Option<&str>, no_implicit_discovery: bool) -> anyhow::Result<Policy> {
     Ok(match policy {
         None => Policy::default_read_only(),
         Some("unrestricted") => Policy::unrestricted(),
-        Some(path) => Policy::load(Path::new(path))?,
+        Some(path) if no_implicit_discovery => Policy::load(Path::new(path))?,
+        Some(path) => Policy::load(Path::new(path))?.with_implicit_discovery(),
     })
 }
 
-fn policy_check(policy: Option<&str>, method: &str, path: &str) -> anyhow::Result<i32> {
-    let policy = load_policy(policy)?;
+fn policy_check(
+    policy: Option<&str>,
+    no_implicit_discovery: bool,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<i32> {
+    let policy = load_policy(policy, no_implicit_discovery)?;
     let info = RequestInfo::parse(method, path)?;
-    Ok(match policy.decide(&info) {
+    let mut text = match policy.decide(&info) {
         Decision::Allow { rule_text, .. } => {
-            emit(&format!("allow: {}\nby {rule_text}\n", info.describe()))?;
-            0
+            format!("allow: {}\nby {rule_text}\n", info.describe())
         }
-        Decision::Deny { reason, suggestion } => {
-            emit(&format!("deny: {reason}\n{suggestion}\n"))?;
-            1
-        }
+        Decision::Deny { reason, suggestion } => format!("deny: {reason}\n{suggestion}\n"),
+    };
+    for grant in policy.implicit_grants() {
+        text.push_str(&format!(
+            "implicit grant in this policy: {}\n",
+            grant.describe()
+        ));
+    }
+    emit(&text)?;
+    Ok(if policy.decide(&info).is_allowed() {
+        0
+    } else {
+        1
     })
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let policy = load_policy(args.sandbox.policy.as_deref())?;
+    let policy = load_policy(
+        args.sandbox.policy.as_deref(),
+        args.sandbox.no_implicit_discovery,
+    )?;
     if policy.kind() == PolicyKind::Unrestricted {
         eprintln!(
             "warning: --policy unrestricted: the guest may do anything the credential can do"
@@ -471,6 +501,11 @@ fn inspect(guest: &Path) -> anyhow::Result<i32> {
         )),
         None => text.push_str("declared policy: none\n"),
     }
+    text.push_str(&format!(
+        "implicit with a --policy file (unless --no-implicit-discovery): GET {} ({})\n",
+        crate::policy::rbac::IMPLICIT_DISCOVERY_URLS.join(", "),
+        crate::policy::rbac::IMPLICIT_DISCOVERY_SOURCE
+    ));
     emit(&text)?;
     Ok(0)
 }

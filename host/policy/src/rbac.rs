@@ -276,10 +276,37 @@ pub const DISCOVERY_URLS: &[&str] = &[
     "/livez/*",
 ];
 
+/// The non-resource URLs kube-apiserver's bootstrap ClusterRoles `system:discovery` and
+/// `system:public-info-viewer` grant every authenticated user (GET only), exactly as
+/// `plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go` lists them in v1.36.
+/// [`Policy::with_implicit_discovery`] adds them to operator rules, so that a Role written
+/// as RBAC behaves as it does under RBAC.
+pub const IMPLICIT_DISCOVERY_URLS: &[&str] = &[
+    "/api",
+    "/api/*",
+    "/apis",
+    "/apis/*",
+    "/openapi",
+    "/openapi/*",
+    "/version",
+    "/version/",
+    "/healthz",
+    "/livez",
+    "/readyz",
+];
+
+/// Where the implicit discovery grant says it came from, in decisions and the audit log.
+pub const IMPLICIT_DISCOVERY_SOURCE: &str = "implicit ClusterRoles system:discovery and \
+     system:public-info-viewer (every authenticated user has them; \
+     --no-implicit-discovery turns this off)";
+
 /// The rules a guest runs under, and the decision for each request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     grants: Vec<Grant>,
+    /// Grants the operator did not write but RBAC gives everyone (discovery): checked
+    /// after [`Policy::grants`], and never confining or widening the guest's namespace.
+    implicit: Vec<Grant>,
     exclusions: &'static [Exclusion],
     kind: PolicyKind,
 }
@@ -289,9 +316,31 @@ impl Policy {
     pub fn new(grants: Vec<Grant>) -> Policy {
         Policy {
             grants,
+            implicit: Vec::new(),
             exclusions: &[],
             kind: PolicyKind::Rules,
         }
+    }
+
+    /// Adds GET on [`IMPLICIT_DISCOVERY_URLS`], which kube-apiserver grants every
+    /// authenticated user through `system:discovery` and `system:public-info-viewer`,
+    /// to a policy of operator rules (the default and unrestricted policies already allow
+    /// them). Without it a Role that allows `deployments` could not resolve `deploy`.
+    pub fn with_implicit_discovery(mut self) -> Policy {
+        if self.kind == PolicyKind::Rules && self.implicit.is_empty() {
+            self.implicit.push(Grant {
+                rule: PolicyRule::non_resource(IMPLICIT_DISCOVERY_URLS, &["get"]),
+                scope: Scope::Cluster,
+                source: IMPLICIT_DISCOVERY_SOURCE.to_string(),
+            });
+        }
+        self
+    }
+
+    /// The grants added by [`Policy::with_implicit_discovery`] (none otherwise); in a
+    /// [`Decision::Allow`] they are numbered after [`Policy::grants`].
+    pub fn implicit_grants(&self) -> &[Grant] {
+        &self.implicit
     }
 
     /// Allows every request, like the `cluster-admin` ClusterRole; the credential's own
@@ -311,6 +360,7 @@ impl Policy {
                     source: source(1),
                 },
             ],
+            implicit: Vec::new(),
             exclusions: &[],
             kind: PolicyKind::Unrestricted,
         }
@@ -336,6 +386,7 @@ impl Policy {
                     source: "default read-only policy rules[1]".to_string(),
                 },
             ],
+            implicit: Vec::new(),
             exclusions: DEFAULT_EXCLUSIONS,
             kind: PolicyKind::DefaultReadOnly,
         }
@@ -378,7 +429,13 @@ impl Policy {
         if let Some(exclusion) = self.exclusions.iter().find(|e| e.matches(info)) {
             return denied(format!("{}; {DEFAULT_HINT}", exclusion.reason()));
         }
-        if let Some((rule, grant)) = self.grants.iter().enumerate().find(|(_, g)| g.allows(info)) {
+        if let Some((rule, grant)) = self
+            .grants
+            .iter()
+            .chain(&self.implicit)
+            .enumerate()
+            .find(|(_, g)| g.allows(info))
+        {
             return Decision::Allow {
                 rule,
                 rule_text: grant.describe(),
@@ -936,6 +993,77 @@ mod tests {
             }
         );
         assert_eq!(policy.confined_namespaces(), None);
+    }
+
+    #[test]
+    fn implicit_discovery_allows_what_rbac_gives_every_user_and_no_more() {
+        let policy = Policy::new(vec![role(
+            "demo",
+            PolicyRule::resource(&["apps"], &["deployments"], &["get", "list"]),
+        )])
+        .with_implicit_discovery();
+        for path in [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps/v1",
+            "/apis/stable.example.com/v1",
+            "/openapi/v3",
+            "/openapi/v3/apis/apps/v1",
+            "/version",
+            "/healthz",
+            "/livez",
+            "/readyz",
+        ] {
+            // ("/version/" is in the list as upstream has it; the host refuses trailing
+            // slashes before any rule is consulted.)
+            let decision = policy.decide(&req("GET", path));
+            let Decision::Allow { rule, rule_text } = decision else {
+                panic!("{path} denied: {decision:?}");
+            };
+            assert_eq!(rule, 1, "{path}");
+            assert!(rule_text.contains("system:discovery"), "{rule_text}");
+        }
+        // Only GET, only these URLs: not the verbose health checks, metrics or logs.
+        for (method, path) in [
+            ("POST", "/api"),
+            ("GET", "/healthz/etcd"),
+            ("GET", "/readyz/ping"),
+            ("GET", "/metrics"),
+            ("GET", "/logs"),
+            ("GET", "/debug/pprof"),
+        ] {
+            assert!(!allowed(&policy, method, path), "{method} {path}");
+        }
+        // The implicit grant neither confines nor widens the Role's namespace.
+        assert_eq!(policy.confined_namespaces(), Some(vec!["demo"]));
+        assert!(!allowed(
+            &policy,
+            "GET",
+            "/apis/apps/v1/namespaces/prod/deployments"
+        ));
+        assert!(allowed(
+            &policy,
+            "GET",
+            "/apis/apps/v1/namespaces/demo/deployments"
+        ));
+    }
+
+    #[test]
+    fn without_implicit_discovery_a_role_denies_discovery() {
+        let policy = Policy::new(vec![role(
+            "demo",
+            PolicyRule::resource(&["apps"], &["deployments"], &["get"]),
+        )]);
+        assert!(!allowed(&policy, "GET", "/apis"));
+        assert!(policy.implicit_grants().is_empty());
+        // The built-in policies have discovery already and get no second grant.
+        assert!(
+            Policy::default_read_only()
+                .with_implicit_discovery()
+                .implicit_grants()
+                .is_empty()
+        );
     }
 
     #[test]
