@@ -1,27 +1,116 @@
 //! The host's on-disk cache: compiled components (`components/`) and API discovery
 //! responses (`discovery/`).
 //!
-//! Everything here is loaded back without re-checking its contents (a compiled component
-//! is native code), so the cache trusts only a directory that this user owns and that
-//! nobody else can write to, and writes each file atomically (temporary file + rename).
+//! A compiled component is native code the host maps and runs, so a file here must never
+//! be loaded unless this host wrote it:
+//! - the cache trusts only a directory that this user owns and nobody else can write to,
+//!   at an absolute path (never one relative to the current directory);
+//! - every entry is sealed: it ends with an HMAC-SHA256 tag over its name and bytes, keyed
+//!   by 32 random bytes in `<root>/key` (mode 0600), and an entry whose tag does not match
+//!   is ignored and rewritten. A file planted by someone without the key, or an entry
+//!   copied under another entry's name, is never loaded;
+//! - the host refuses to grant a guest any directory that contains or lies inside the
+//!   cache (see [`crate::trusted`]), so no guest can read the key;
+//! - files are written atomically (temporary file + rename).
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use ring::hmac;
 
 /// The cache root: `$KUBEWASM_CACHE_DIR`, else `$XDG_CACHE_HOME/kubewasm`, else
-/// `~/.cache/kubewasm`. `None` when none can be found (no `HOME`), in which case nothing
-/// is cached.
-pub fn default_root() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("KUBEWASM_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
+/// `~/.cache/kubewasm`. `Ok(None)` when none can be found (no absolute `HOME`), in which
+/// case nothing is cached. A relative `KUBEWASM_CACHE_DIR` is an error; a relative
+/// `XDG_CACHE_HOME` is ignored, as the XDG base directory specification says.
+pub fn default_root() -> anyhow::Result<Option<PathBuf>> {
+    if let Some(dir) = std::env::var_os("KUBEWASM_CACHE_DIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if !dir.is_absolute() {
+            bail!(
+                "KUBEWASM_CACHE_DIR={dir:?} is a relative path; set an absolute one (the cache holds native code the host runs, so it must not depend on the current directory)"
+            );
+        }
+        return Ok(Some(dir));
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("kubewasm"));
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    if let Some(dir) = absolute("XDG_CACHE_HOME") {
+        return Ok(Some(dir.join("kubewasm")));
     }
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("kubewasm"))
+    Ok(absolute("HOME").map(|home| home.join(".cache").join("kubewasm")))
+}
+
+/// The length of an entry's seal (an HMAC-SHA256 tag).
+const SEAL_LEN: usize = 32;
+
+/// The key that seals a cache's entries, kept in `<root>/key`.
+#[derive(Clone)]
+pub struct CacheKey(hmac::Key);
+
+impl std::fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheKey(..)")
+    }
+}
+
+impl CacheKey {
+    /// Reads the key of the cache at `root`, creating the directory and a new random key
+    /// if there is none. Fails if the directory or the key file could be changed by
+    /// another user, or the key file is not one this host wrote.
+    pub fn open(root: &Path) -> anyhow::Result<CacheKey> {
+        trusted_dir(root)?;
+        let path = root.join("key");
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(root, &path)?,
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to read the cache key {path:?}"));
+            }
+        };
+        check_private_file(&path)?;
+        if bytes.len() != 32 {
+            bail!(
+                "the cache key {path:?} is not one this host wrote ({} bytes, not 32); remove the cache directory {root:?}",
+                bytes.len()
+            );
+        }
+        Ok(CacheKey(hmac::Key::new(hmac::HMAC_SHA256, &bytes)))
+    }
+
+    fn tag(&self, name: &str, bytes: &[u8]) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        ctx.update(b"kubewasm-cache-v1\0");
+        ctx.update(name.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(bytes);
+        ctx.sign()
+    }
+
+    /// `bytes` followed by their seal as the entry `name`.
+    pub fn seal(&self, name: &str, mut bytes: Vec<u8>) -> Vec<u8> {
+        let tag = self.tag(name, &bytes);
+        bytes.extend_from_slice(tag.as_ref());
+        bytes
+    }
+
+    /// The contents of a sealed entry `name`, if its seal is this key's for this name.
+    pub fn open_sealed<'a>(&self, name: &str, sealed: &'a [u8]) -> Option<&'a [u8]> {
+        let split = sealed.len().checked_sub(SEAL_LEN)?;
+        let (bytes, tag) = sealed.split_at(split);
+        let expected = self.tag(name, bytes);
+        // Compared in constant time, so the comparison says nothing of the right tag.
+        let diff = expected
+            .as_ref()
+            .iter()
+            .zip(tag)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        (diff == 0).then_some(bytes)
+    }
 }
 
 /// Creates `dir` (mode 0700) if needed and checks that only this user can write to it.
@@ -41,6 +130,51 @@ pub fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> anyhow::Result<(
         .with_context(|| format!("failed to write {tmp:?}"))?;
     file.sync_all().ok();
     fs::rename(&tmp, target).with_context(|| format!("failed to move {tmp:?} to {target:?}"))?;
+    Ok(())
+}
+
+/// Writes a new random key to `path` so that no reader ever sees a partial key: the
+/// bytes go to a temporary file that is then hard-linked into place, which fails if
+/// another process got there first (its key is then read and used).
+fn create_key(root: &Path, path: &Path) -> anyhow::Result<Vec<u8>> {
+    use ring::rand::SecureRandom;
+    let mut key = vec![0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| anyhow::anyhow!("failed to generate a cache key"))?;
+    let (tmp, mut file) = tempfile_in(root)?;
+    let written = file
+        .write_all(&key)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write {tmp:?}"));
+    let linked = written.and_then(|()| {
+        fs::hard_link(&tmp, path).or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(e).with_context(|| format!("failed to create the cache key {path:?}")),
+        })
+    });
+    fs::remove_file(&tmp).ok();
+    linked?;
+    fs::read(path).with_context(|| format!("failed to read the cache key {path:?}"))
+}
+
+#[cfg(unix)]
+fn check_private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).with_context(|| format!("failed to inspect {path:?}"))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.file_type().is_file() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        bail!(
+            "the cache key {path:?} is not a private file of this user (it must be a regular file with mode 0600); remove the cache directory {:?}",
+            path.parent().unwrap_or(path)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_file(_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
@@ -127,6 +261,80 @@ mod tests {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let err = trusted_dir(dir.path()).unwrap_err();
         assert!(err.to_string().contains("writable by other users"), "{err}");
+    }
+
+    #[test]
+    fn a_sealed_entry_opens_only_with_its_own_name_and_key() {
+        let root = tempfile::tempdir().unwrap();
+        let key = CacheKey::open(root.path()).unwrap();
+        let sealed = key.seal("a.cwasm", b"native code".to_vec());
+        assert_eq!(
+            key.open_sealed("a.cwasm", &sealed),
+            Some(&b"native code"[..])
+        );
+        // Copied under another entry's name: refused.
+        assert_eq!(key.open_sealed("b.cwasm", &sealed), None);
+        // Changed by one bit, or cut short: refused.
+        let mut flipped = sealed.clone();
+        flipped[0] ^= 1;
+        assert_eq!(key.open_sealed("a.cwasm", &flipped), None);
+        assert_eq!(key.open_sealed("a.cwasm", &sealed[..10]), None);
+        // A file written without the key (what a planted artifact is): refused.
+        assert_eq!(
+            key.open_sealed("a.cwasm", b"native code plus 32 bytes of anything!!"),
+            None
+        );
+        // The same key is read back by the next run; another cache has another key.
+        let again = CacheKey::open(root.path()).unwrap();
+        assert!(again.open_sealed("a.cwasm", &sealed).is_some());
+        let other = tempfile::tempdir().unwrap();
+        assert!(
+            CacheKey::open(other.path())
+                .unwrap()
+                .open_sealed("a.cwasm", &sealed)
+                .is_none()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        CacheKey::open(root.path()).unwrap();
+        let key = root.path().join("key");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = CacheKey::open(root.path()).unwrap_err();
+        assert!(err.to_string().contains("not a private file"), "{err}");
+    }
+
+    #[test]
+    fn no_cache_at_a_relative_path() {
+        // Run in one test: the environment is process-wide.
+        let saved: Vec<_> = ["KUBEWASM_CACHE_DIR", "XDG_CACHE_HOME", "HOME"]
+            .map(|v| (v, std::env::var_os(v)))
+            .into();
+        // SAFETY: no other test in this crate reads these variables.
+        unsafe {
+            std::env::set_var("KUBEWASM_CACHE_DIR", "rel/cache");
+            let err = default_root().unwrap_err();
+            assert!(err.to_string().contains("relative path"), "{err}");
+            std::env::remove_var("KUBEWASM_CACHE_DIR");
+            std::env::set_var("XDG_CACHE_HOME", "rel");
+            std::env::set_var("HOME", "");
+            assert_eq!(default_root().unwrap(), None);
+            std::env::set_var("HOME", "/home/me");
+            assert_eq!(
+                default_root().unwrap(),
+                Some(PathBuf::from("/home/me/.cache/kubewasm"))
+            );
+            for (var, value) in saved {
+                match value {
+                    Some(v) => std::env::set_var(var, v),
+                    None => std::env::remove_var(var),
+                }
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
 use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
 use crate::transport::Transport;
+use crate::trusted::{TrustedPath, TrustedPaths};
 
 /// Run untrusted Kubernetes scripts in a WebAssembly sandbox.
 ///
@@ -427,11 +428,43 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let credentials = Credentials::load(&options).await?;
     let transport = Arc::new(Transport::new(&credentials)?);
 
-    let cache_root = cache::default_root();
+    let cache_root = cache::default_root()?;
+    let program = args
+        .guest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "guest".to_string());
+    let mut guest_args = vec![program];
+    guest_args.extend(args.args.iter().cloned());
+    let guest_env = args.sandbox.guest_env(guest_args)?;
+    let mut trusted = TrustedPaths::new();
+    for file in &credentials.trusted_files {
+        trusted.add(file.clone());
+    }
+    if let Some(root) = &cache_root {
+        trusted.add(TrustedPath::new(
+            root,
+            "the host's cache (compiled code, discovery, its key)",
+        ));
+    }
+    if let Some(path) = args
+        .sandbox
+        .policy
+        .as_deref()
+        .filter(|p| *p != "unrestricted")
+    {
+        trusted.add(TrustedPath::new(path, "the policy file"));
+    }
+    if let Some(path) = args.sandbox.audit.as_deref().filter(|p| *p != "-") {
+        trusted.add(TrustedPath::new(path, "the audit log"));
+    }
+    if args.allow_precompiled {
+        trusted.add(TrustedPath::new(&args.guest, "the precompiled guest"));
+    }
+    trusted.check_all(&guest_env.dirs)?;
+
     let engine = new_engine()?;
-    let component_cache = cache_root
-        .as_ref()
-        .map(|root| ComponentCache::new(root.join("components")));
+    let component_cache = cache_root.as_ref().map(ComponentCache::new);
     let component = load_component(
         &engine,
         &args.guest,
@@ -440,14 +473,6 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     )?;
     let runner = ScriptRunner::new(&engine)?;
 
-    let program = args
-        .guest
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "guest".to_string());
-    let mut guest_args = vec![program];
-    guest_args.extend(args.args);
-    let guest_env = args.sandbox.guest_env(guest_args)?;
     let limits = args.sandbox.limits()?;
 
     let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);

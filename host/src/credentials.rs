@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
+use crate::trusted::{TrustedPath, find_command};
+
 /// The directory the kubelet mounts a pod's ServiceAccount credential into.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -226,6 +228,10 @@ pub struct Credentials {
     /// Where the trusted CA came from, e.g. `certificate-authority-data of cluster "demo"
     /// in /home/me/.kube/config`; `None` when the system roots apply.
     pub ca_source: Option<String>,
+    /// The files this credential is read from or runs (kubeconfig files, token file,
+    /// client certificate and key, CA file, exec plugin) and the pod's ServiceAccount
+    /// directory: a guest must be given none of them (see [`crate::trusted`]).
+    pub trusted_files: Vec<TrustedPath>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -246,6 +252,7 @@ impl Credentials {
             .clone()
             .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR));
 
+        let mut kubeconfig_files = Vec::new();
         let mut credentials = if options.in_cluster {
             Self::in_cluster(&sa_dir)?
         } else if let Some(path) = &options.kubeconfig {
@@ -254,10 +261,17 @@ impl Credentials {
                     path: path.clone(),
                     source,
                 })?;
+            kubeconfig_files.push(path.clone());
             Self::from_kubeconfig(kubeconfig, &path.display().to_string(), options).await?
         } else if let (Some(server), None) = (&options.server, &options.context) {
             Self::proxy(server)?
-        } else if let Some((kubeconfig, files)) = Self::find_kubeconfig()? {
+        } else if let Some((kubeconfig, paths)) = Self::find_kubeconfig()? {
+            let files = paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":");
+            kubeconfig_files = paths;
             Self::from_kubeconfig(kubeconfig, &files, options).await?
         } else if sa_dir.join("token").exists() && std::env::var_os(SERVICE_HOST_ENV).is_some() {
             Self::in_cluster(&sa_dir)?
@@ -291,12 +305,13 @@ impl Credentials {
         if let Some(path) = &credentials.config.auth_info.token_file {
             check_token_file(Path::new(path))?;
         }
+        credentials.trusted_files = trusted_files(&credentials.config, kubeconfig_files, &sa_dir);
         Ok(credentials)
     }
 
-    /// Every file in `$KUBECONFIG` that exists, merged first-wins; else `~/.kube/config`.
-    /// `None` when neither exists.
-    fn find_kubeconfig() -> Result<Option<(Kubeconfig, String)>, CredentialError> {
+    /// Every file in `$KUBECONFIG` that exists, merged first-wins; else `~/.kube/config`;
+    /// with the files it came from. `None` when neither exists.
+    fn find_kubeconfig() -> Result<Option<(Kubeconfig, Vec<PathBuf>)>, CredentialError> {
         let mut paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
             Some(value) => std::env::split_paths(&value)
                 .filter(|p| !p.as_os_str().is_empty())
@@ -329,12 +344,7 @@ impl Credentials {
                     source,
                 })?;
         }
-        let files = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":");
-        Ok(Some((merged, files)))
+        Ok(Some((merged, paths)))
     }
 
     async fn from_kubeconfig(
@@ -443,6 +453,7 @@ impl Credentials {
             config,
             identity,
             ca_source,
+            trusted_files: Vec::new(),
         })
     }
 
@@ -498,6 +509,7 @@ impl Credentials {
             config,
             identity,
             ca_source: Some(format!("ServiceAccount CA {}", ca_path.display())),
+            trusted_files: Vec::new(),
         })
     }
 
@@ -522,8 +534,40 @@ impl Credentials {
             config,
             identity,
             ca_source: None,
+            trusted_files: Vec::new(),
         })
     }
+}
+
+/// The files behind `config` (see [`Credentials::trusted_files`]).
+fn trusted_files(config: &Config, kubeconfigs: Vec<PathBuf>, sa_dir: &Path) -> Vec<TrustedPath> {
+    let mut files: Vec<TrustedPath> = kubeconfigs
+        .into_iter()
+        .map(|path| TrustedPath::new(path, "the kubeconfig file"))
+        .collect();
+    files.push(TrustedPath::new(sa_dir, "the ServiceAccount directory"));
+    let auth = &config.auth_info;
+    for (path, what) in [
+        (&auth.token_file, "the token file"),
+        (&auth.client_certificate, "the client certificate"),
+        (&auth.client_key, "the client key"),
+    ] {
+        if let Some(path) = path {
+            files.push(TrustedPath::new(path, what));
+        }
+    }
+    if let Some(path) = &config.root_cert_file {
+        files.push(TrustedPath::new(path, "the cluster CA file"));
+    }
+    if let Some(path) = auth
+        .exec
+        .as_ref()
+        .and_then(|exec| exec.command.as_deref())
+        .and_then(find_command)
+    {
+        files.push(TrustedPath::new(path, "the exec credential plugin"));
+    }
+    files
 }
 
 /// Checks once, at start-up, that a token file is readable and holds a token kube-client

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache;
+use crate::cache::{self, CacheKey};
 
 /// How long a discovery answer is used, as kubectl's discovery cache.
 pub const DISCOVERY_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -35,19 +35,28 @@ pub struct CachedResponse {
 }
 
 /// Discovery answers of one API server, under `discovery/<hash of the server URL>/`.
+/// Entries are sealed with the root's [`CacheKey`] like compiled components, so an answer
+/// this host did not write is never handed to a guest.
 #[derive(Clone, Debug)]
 pub struct DiscoveryCache {
     dir: PathBuf,
     ttl: Duration,
+    /// `None` when the root cannot be used (reported once, at `warn` level): then
+    /// nothing is cached.
+    key: Option<CacheKey>,
 }
 
 impl DiscoveryCache {
     /// The cache for `server` under the cache root `root`.
     pub fn new(root: &Path, server: &str) -> Self {
         let server_key = cache::hex(&Sha256::digest(server.as_bytes())[..12]);
+        let key = CacheKey::open(root)
+            .inspect_err(|e| tracing::warn!("not caching discovery answers: {e:#}"))
+            .ok();
         Self {
             dir: root.join("discovery").join(server_key),
             ttl: DISCOVERY_TTL,
+            key,
         }
     }
 
@@ -69,7 +78,8 @@ impl DiscoveryCache {
 
     /// The fresh cached answer to `path` asked with `accept`, if there is one.
     pub fn get(&self, path: &str, accept: &str) -> Option<CachedResponse> {
-        let file = self.file(path, accept);
+        let key = self.key.as_ref()?;
+        let (name, file) = self.file(path, accept);
         let age = std::fs::metadata(&file)
             .and_then(|m| m.modified())
             .ok()
@@ -77,7 +87,11 @@ impl DiscoveryCache {
         if age > self.ttl || cache::trusted_dir(&self.dir).is_err() {
             return None;
         }
-        let bytes = std::fs::read(&file).ok()?;
+        let sealed = std::fs::read(&file).ok()?;
+        let Some(bytes) = key.open_sealed(&name, &sealed) else {
+            tracing::warn!("ignoring cached discovery answer {file:?}: this host did not write it");
+            return None;
+        };
         let newline = bytes.iter().position(|&b| b == b'\n')?;
         Some(CachedResponse {
             content_type: String::from_utf8(bytes[..newline].to_vec()).ok()?,
@@ -88,6 +102,7 @@ impl DiscoveryCache {
     /// Stores the answer to `path` asked with `accept`. Failing to cache only costs a
     /// request next time, so errors are logged, not returned.
     pub fn put(&self, path: &str, accept: &str, response: &CachedResponse) {
+        let Some(key) = &self.key else { return };
         if response.body.len() > MAX_CACHED_BODY || response.content_type.contains('\n') {
             return;
         }
@@ -95,17 +110,20 @@ impl DiscoveryCache {
         bytes.extend_from_slice(response.content_type.as_bytes());
         bytes.push(b'\n');
         bytes.extend_from_slice(&response.body);
-        if let Err(e) = cache::write_atomic(&self.dir, &self.file(path, accept), &bytes) {
+        let (name, file) = self.file(path, accept);
+        if let Err(e) = cache::write_atomic(&self.dir, &file, &key.seal(&name, bytes)) {
             tracing::warn!("could not cache discovery response for {path}: {e:#}");
         }
     }
 
-    fn file(&self, path: &str, accept: &str) -> PathBuf {
+    /// The entry's name (sealed with it: it names the server, path and accept) and file.
+    fn file(&self, path: &str, accept: &str) -> (String, PathBuf) {
         let mut hasher = Sha256::new();
         hasher.update(path.as_bytes());
         hasher.update(b"\n");
         hasher.update(accept.as_bytes());
-        self.dir.join(cache::hex(&hasher.finalize()[..16]))
+        let file = self.dir.join(cache::hex(&hasher.finalize()[..16]));
+        (file.display().to_string(), file)
     }
 }
 
@@ -145,6 +163,28 @@ mod tests {
         assert_eq!(cache.get("/api", "v2-accept"), None);
         let other = DiscoveryCache::new(root.path(), "https://10.0.0.2:443");
         assert_eq!(other.get("/apis", "v2-accept"), None);
+    }
+
+    #[test]
+    fn an_answer_this_host_did_not_write_is_not_used() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = DiscoveryCache::new(root.path(), "https://x");
+        let response = CachedResponse {
+            content_type: "application/json".into(),
+            body: br#"{"kind":"APIGroupList"}"#.to_vec(),
+        };
+        cache.put("/apis", "a", &response);
+        let (_, file) = cache.file("/apis", "a");
+        let mut planted = std::fs::read(&file).unwrap();
+        planted[20] ^= 1;
+        std::fs::write(&file, planted).unwrap();
+        assert_eq!(cache.get("/apis", "a"), None);
+        // Moved under another request's name: refused too.
+        cache.put("/apis", "a", &response);
+        let (_, other) = cache.file("/api", "a");
+        std::fs::copy(&file, &other).unwrap();
+        assert_eq!(cache.get("/api", "a"), None);
+        assert_eq!(cache.get("/apis", "a"), Some(response));
     }
 
     #[test]

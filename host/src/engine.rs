@@ -6,7 +6,8 @@
 //! engine's compatibility hash (wasmtime version, target, settings). An unchanged guest
 //! is compiled once; a changed guest or a new host gets a new key. Loading a cached
 //! artifact maps native code into the process, so the cache only trusts a directory
-//! that this user owns and nobody else can write to.
+//! that this user owns and nobody else can write to, and only entries sealed with its
+//! key (see [`crate::cache`]).
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use crate::cache;
+use crate::cache::{self, CacheKey};
 
 /// How often the engine's epoch advances: the granularity of `--cpu-limit` and of
 /// yielding a busy guest back to the async runtime.
@@ -113,55 +114,71 @@ pub fn compile_component(engine: &Engine, path: &Path) -> anyhow::Result<Vec<u8>
     })
 }
 
-/// Where compiled components are kept: `components/` under [`cache::default_root`].
+/// Where compiled components are kept: `components/` under a cache root such as
+/// [`cache::default_root`], each entry sealed with the root's [`CacheKey`].
 pub struct ComponentCache {
-    dir: PathBuf,
+    root: PathBuf,
 }
 
 impl ComponentCache {
-    /// A cache in `dir` (created on first write).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    /// A cache under the root `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
     }
 
     /// Loads the component in `wasm`, from the cache when this engine compiled the same
-    /// bytes before, else compiling it and storing the result. A cache that cannot be
-    /// used (unsafe permissions, full disk) only costs a compile: it is reported at
-    /// `warn` level, never an error.
+    /// bytes before, else compiling it and storing the result. An entry is loaded only if
+    /// its seal shows this host wrote it under this name. A cache that cannot be used
+    /// (unsafe permissions, full disk, a planted or damaged entry) only costs a compile:
+    /// it is reported at `warn` level, never an error.
     pub fn load(&self, engine: &Engine, wasm_path: &Path) -> anyhow::Result<Component> {
         let wasm = fs::read(wasm_path)
             .with_context(|| format!("failed to read guest component {wasm_path:?}"))?;
-        let key = cache_key(engine, &wasm);
-        let artifact = self.dir.join(format!("{key}.cwasm"));
+        let name = format!("{}.cwasm", cache_key(engine, &wasm));
+        let dir = self.root.join("components");
+        let artifact = dir.join(&name);
 
-        match cache::trusted_dir(&self.dir) {
-            Ok(()) if artifact.exists() => {
-                // SAFETY: the artifact was written by this host (`cache::write_atomic`) into a
-                // directory only this user can write, under a key that includes the
-                // engine's compatibility hash; wasmtime also checks the header.
-                match unsafe { Component::deserialize_file(engine, &artifact) } {
+        let key = match CacheKey::open(&self.root) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!("not using the component cache: {e:#}");
+                None
+            }
+        };
+        if let Some(key) = &key
+            && let Ok(sealed) = fs::read(&artifact)
+        {
+            match key.open_sealed(&name, &sealed) {
+                // SAFETY: the seal shows this host wrote these bytes under this name (the
+                // output of `precompile_component` for a guest with this hash, on an
+                // engine with this compatibility hash); wasmtime also checks the header.
+                Some(compiled) => match unsafe { Component::deserialize(engine, compiled) } {
                     Ok(component) => return Ok(component),
                     Err(e) => tracing::warn!(
                         "ignoring unusable cached component {artifact:?}: {e:#}; recompiling"
                     ),
-                }
+                },
+                None => tracing::warn!(
+                    "ignoring cached component {artifact:?}: its seal does not match, so this host did not write it; recompiling"
+                ),
             }
-            Ok(()) => {}
-            Err(e) => tracing::warn!("not using the component cache: {e:#}"),
         }
 
         let compiled = engine.precompile_component(&wasm).map_err(|e| {
             anyhow::Error::from(e)
                 .context(format!("failed to compile guest component {wasm_path:?}"))
         })?;
-        if let Err(e) = cache::write_atomic(&self.dir, &artifact, &compiled) {
-            tracing::warn!("could not cache the compiled component: {e:#}");
-        }
         // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
-        unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
+        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
             anyhow::Error::from(e)
                 .context(format!("failed to load compiled component {wasm_path:?}"))
-        })
+        })?;
+        if let Some(key) = &key
+            && let Err(e) = cache::write_atomic(&dir, &artifact, &key.seal(&name, compiled))
+        {
+            tracing::warn!("could not cache the compiled component: {e:#}");
+        }
+        Ok(component)
     }
 }
 
@@ -180,6 +197,73 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The smallest valid component: the component-model preamble and nothing else.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    /// The same with a custom section, so its bytes (and cache key) differ.
+    fn other_component() -> Vec<u8> {
+        let mut wasm = EMPTY_COMPONENT.to_vec();
+        wasm.extend_from_slice(&[0x00, 0x03, 0x01, b'x', b'y']);
+        wasm
+    }
+
+    fn entries(root: &Path) -> Vec<PathBuf> {
+        let mut entries: Vec<_> = fs::read_dir(root.join("components"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    #[test]
+    fn a_compiled_component_is_cached_and_loaded_back() {
+        let engine = new_engine().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("a.wasm");
+        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
+        let cache = ComponentCache::new(dir.path().join("cache"));
+        cache.load(&engine, &wasm).unwrap();
+        let [entry] = entries(&dir.path().join("cache")).try_into().unwrap();
+        let written = fs::metadata(&entry).unwrap().modified().unwrap();
+        cache.load(&engine, &wasm).unwrap();
+        assert_eq!(fs::metadata(&entry).unwrap().modified().unwrap(), written);
+    }
+
+    #[test]
+    fn another_guests_entry_planted_under_a_key_is_not_loaded() {
+        // The plant from issue 10: a compiled component written under the key of a
+        // different guest. The seal binds each entry to its name, so the host recompiles
+        // the right guest and overwrites the plant.
+        let engine = new_engine().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.wasm"), dir.path().join("b.wasm"));
+        fs::write(&a, EMPTY_COMPONENT).unwrap();
+        fs::write(&b, other_component()).unwrap();
+        let root = dir.path().join("cache");
+        let cache = ComponentCache::new(&root);
+        cache.load(&engine, &a).unwrap();
+        let [a_entry] = entries(&root).try_into().unwrap();
+        cache.load(&engine, &b).unwrap();
+        let b_entry = entries(&root).into_iter().find(|e| *e != a_entry).unwrap();
+        let b_bytes = fs::read(&b_entry).unwrap();
+        fs::copy(&a_entry, &b_entry).unwrap();
+        cache.load(&engine, &b).unwrap();
+        assert_eq!(
+            fs::read(&b_entry).unwrap(),
+            b_bytes,
+            "the plant was not replaced"
+        );
+        // An unsealed artifact (what `host compile` writes) planted there: the same.
+        fs::write(
+            &b_entry,
+            engine.precompile_component(EMPTY_COMPONENT).unwrap(),
+        )
+        .unwrap();
+        cache.load(&engine, &b).unwrap();
+        assert_eq!(fs::read(&b_entry).unwrap(), b_bytes);
+    }
 
     #[test]
     fn cache_key_changes_with_guest_bytes() {

@@ -16,7 +16,7 @@
 //! let credentials = Credentials::load(&CredentialOptions::default()).await?;
 //! let transport = Arc::new(Transport::new(&credentials)?);
 //! let engine = new_engine()?;
-//! let component = ComponentCache::new("/tmp/kubewasm-cache")
+//! let component = ComponentCache::new("/var/cache/kubewasm")
 //!     .load(&engine, "guest.wasm".as_ref())?;
 //! let runner = ScriptRunner::new(&engine)?;
 //! let guest_env = GuestEnv {
@@ -51,6 +51,7 @@ pub mod runner;
 pub mod sanitize;
 pub mod suggest;
 pub mod transport;
+pub mod trusted;
 
 pub use api::{KubeCtx, KubeCtxBuilder, KubeCtxView, KubeView, add_to_linker};
 pub use credentials::{CredentialOptions, Credentials, Identity};

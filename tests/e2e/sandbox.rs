@@ -340,3 +340,123 @@ fn policy_check_answers_allow_or_deny_with_the_rule() {
     assert!(denied.stdout.starts_with("deny"), "{denied:?}");
     assert!(denied.stdout.contains("secrets"), "{denied:?}");
 }
+
+#[test]
+fn grants_that_reach_trusted_state_are_refused_before_the_guest_runs() {
+    let cluster = Cluster::admin();
+    let home = cluster.home.path();
+    let policies = home.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let policy = policies.join("role.yaml");
+    std::fs::write(&policy, POD_READER_ROLE).unwrap();
+    let logs = home.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let audit = logs.join("audit.jsonl");
+    let cache = crate::harness::cache_dir();
+    let sa_dir = home.join("sa");
+    std::fs::create_dir_all(&sa_dir).unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        // HOME holds the kubeconfig in use.
+        (vec!["--dir-rw".into(), home.display().to_string()], "the kubeconfig file"),
+        // `..` is resolved first.
+        (
+            vec!["--dir".into(), format!("{}/logs/..", home.display())],
+            "the kubeconfig file",
+        ),
+        // The compile cache, and a directory inside it.
+        (vec!["--dir-rw".into(), cache.display().to_string()], "cache"),
+        (
+            vec![
+                "--dir-rw".into(),
+                format!("{}::/c", cache.join("components").display()),
+            ],
+            "cache",
+        ),
+        // The policy file and the audit log.
+        (
+            vec![
+                "--policy".into(),
+                policy.display().to_string(),
+                "--dir".into(),
+                policies.display().to_string(),
+            ],
+            "the policy file",
+        ),
+        (
+            vec![
+                "--audit".into(),
+                audit.display().to_string(),
+                "--dir-rw".into(),
+                logs.display().to_string(),
+            ],
+            "the audit log",
+        ),
+        // The ServiceAccount directory, even when the credential is a kubeconfig.
+        (
+            vec![
+                "--service-account-dir".into(),
+                sa_dir.display().to_string(),
+                "--dir".into(),
+                sa_dir.display().to_string(),
+            ],
+            "the ServiceAccount directory",
+        ),
+    ];
+    for (flags, what) in cases {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let out = cluster.run_with(&flags, GUEST, &["version"]);
+        assert_eq!(out.code(), 1, "{flags:?}: {out:?}");
+        assert!(out.stderr.contains("refused"), "{flags:?}: {out:?}");
+        assert!(out.stderr.contains(what), "{flags:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{flags:?}: the guest ran: {out:?}");
+    }
+    assert!(
+        cluster.server.requests().is_empty(),
+        "a guest ran: {:?}",
+        cluster.paths()
+    );
+    // A directory beside the trusted files is still granted.
+    let work = home.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("hello.txt"), "hello").unwrap();
+    let grant = format!("{}::/data", work.display());
+    let line = adversary_line(
+        &cluster,
+        &["--dir-rw", &grant],
+        &["read-file", "/data/hello.txt"],
+    );
+    assert_eq!(line, "read 5 bytes");
+}
+
+#[test]
+fn a_compiled_guest_planted_under_another_guests_cache_key_is_never_run() {
+    // Issue 10's plant: guest A's compiled code written into the cache under the key of
+    // guest B. Each entry is sealed with its own name, so B is recompiled, not A run.
+    let cluster = Cluster::admin();
+    let cache = tempfile::tempdir().unwrap();
+    let run_in_cache = |wasm: &str, args: &[&str]| {
+        let mut cmd = cluster.guest(wasm, args);
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path());
+        crate::harness::run(cmd)
+    };
+    let entries = || -> Vec<PathBuf> {
+        std::fs::read_dir(cache.path().join("components"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
+    };
+    assert_eq!(run_in_cache(GUEST, &["version"]).code(), 0);
+    let [kubectl_entry] = entries().try_into().unwrap();
+    let out = run_in_cache(ADVERSARY_GUEST, &["request", "GET", "/version"]);
+    assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
+    let adversary_entry = entries()
+        .into_iter()
+        .find(|e| *e != kubectl_entry)
+        .unwrap();
+    std::fs::copy(&kubectl_entry, &adversary_entry).unwrap();
+    // Run as the adversary: its own code answers, not the planted kubectl guest.
+    let out = run_in_cache(ADVERSARY_GUEST, &["request", "GET", "/version"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
+}
