@@ -133,6 +133,16 @@ fn rejects_headers_the_host_owns() {
         "Upgrade=websocket",
         "Transfer-Encoding=chunked",
         "Accept=application/json\\r\\nImpersonate-User: admin",
+        // Identity headers an authenticating front proxy would trust.
+        "X-Remote-User=system:admin",
+        "X-Remote-Group=system:masters",
+        "X-Remote-Extra-Scopes=all",
+        // Method overrides and forwarding headers proxies act on.
+        "X-HTTP-Method-Override=DELETE",
+        "X-HTTP-Method=DELETE",
+        "X-Method-Override=DELETE",
+        "Forwarded=for=10.0.0.1",
+        "X-Forwarded-For=10.0.0.1",
     ] {
         let line = adversary_line(
             &cluster,
