@@ -61,6 +61,10 @@ impl fmt::Display for ClientError {
             ClientError::Connect(text) => write!(f, "Unable to connect to the server: {text}"),
             // The host verified the server against the cluster CA and stopped before
             // sending anything: say that the credential did not leave.
+            // (Said once: kubewasm's own host already says so in its text.)
+            ClientError::Tls(text) if text.contains("No credential was sent") => {
+                write!(f, "Unable to connect to the server: {text}")
+            }
             ClientError::Tls(text) => write!(
                 f,
                 "Unable to connect to the server: {text} (the TLS handshake failed, so the credential was not sent)"
@@ -284,6 +288,13 @@ mod tests {
             (
                 api::ErrorCode::Tls("certificate signed by unknown authority".into()),
                 "Unable to connect to the server: certificate signed by unknown authority (the TLS handshake failed, so the credential was not sent)",
+            ),
+            (
+                // kubewasm's host says it already: not twice.
+                api::ErrorCode::Tls(
+                    "TLS handshake with https://x failed: expired. No credential was sent.".into(),
+                ),
+                "Unable to connect to the server: TLS handshake with https://x failed: expired. No credential was sent.",
             ),
             (
                 api::ErrorCode::LimitExceeded(

@@ -49,10 +49,35 @@ pub struct WasiFiles;
 impl Files for WasiFiles {
     fn read(&mut self, path: &str) -> io::Result<String> {
         if path == "-" {
-            io::read_to_string(io::stdin())
-        } else {
-            std::fs::read_to_string(path)
+            return io::read_to_string(io::stdin());
         }
+        std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => io::Error::new(e.kind(), not_found_hint(granted_dirs())),
+            _ => e,
+        })
+    }
+}
+
+/// Why a file is not found, and how to fix it. The host decides what a guest sees of the
+/// filesystem (nothing unless `host run --dir`), and it does not read the guest's
+/// arguments to guess which files to grant, so the guest says how.
+fn not_found_hint(granted: usize) -> String {
+    if granted == 0 {
+        "the guest has no filesystem (the host grants none unless asked): run `host run --dir DIR ...` with the directory that holds it, or pass it on stdin with `-f -`".to_string()
+    } else {
+        "no such file or directory in the directories the host granted (--dir); a file elsewhere can be passed on stdin with `-f -`".to_string()
+    }
+}
+
+/// How many directories the host preopened for this guest.
+fn granted_dirs() -> usize {
+    #[cfg(target_family = "wasm")]
+    {
+        wasip2::filesystem::preopens::get_directories().len()
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        usize::MAX
     }
 }
 

@@ -124,22 +124,20 @@ impl ExecPluginPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     /// `--kubeconfig` names a file that does not exist or cannot be read.
-    #[error("failed to read kubeconfig {path:?}: {source}")]
+    #[error("failed to read kubeconfig {path:?}: {error}")]
     ReadKubeconfig {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: kube::config::KubeconfigError,
+        /// kube-client's error, each cause said once.
+        error: String,
     },
     /// The kubeconfig was read but does not describe a usable cluster/user/context.
-    #[error("failed to load kubeconfig {files}: {source}")]
+    #[error("failed to load kubeconfig {files}: {error}")]
     LoadKubeconfig {
         /// The files that were merged, for the message.
         files: String,
-        /// The underlying error.
-        #[source]
-        source: kube::config::KubeconfigError,
+        /// kube-client's error, each cause said once.
+        error: String,
     },
     /// The kubeconfig does not say which context, cluster or user to use, or names one
     /// it does not define. The message names the files and what is there.
@@ -167,19 +165,19 @@ pub enum CredentialError {
     },
     /// A ServiceAccount file is missing or unreadable.
     #[error(
-        "failed to read the pod's ServiceAccount {what} {path:?}: {source} (is a ServiceAccount token mounted? set automountServiceAccountToken or pass --service-account-dir)"
+        "failed to read the pod's ServiceAccount {what} {path:?}: {error} (is a ServiceAccount token mounted? set automountServiceAccountToken or pass --service-account-dir)"
     )]
     ServiceAccountFile {
         /// Which file (`token`, `ca.crt`, `namespace`).
         what: &'static str,
         /// Its path.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error, said in the message (not chained, so that it is said
+        /// once, before the hint).
+        error: std::io::Error,
     },
     /// A token file (kubeconfig `tokenFile`, or the ServiceAccount token) is unreadable.
-    #[error("failed to read the token file {path:?}: {source}")]
+    #[error("failed to read the token file {path:?}")]
     ReadTokenFile {
         /// The file.
         path: PathBuf,
@@ -257,9 +255,9 @@ impl Credentials {
             Self::in_cluster(&sa_dir)?
         } else if let Some(path) = &options.kubeconfig {
             let kubeconfig =
-                Kubeconfig::read_from(path).map_err(|source| CredentialError::ReadKubeconfig {
+                Kubeconfig::read_from(path).map_err(|e| CredentialError::ReadKubeconfig {
                     path: path.clone(),
-                    source,
+                    error: root_cause(&e),
                 })?;
             kubeconfig_files.push(path.clone());
             Self::from_kubeconfig(kubeconfig, &path.display().to_string(), options).await?
@@ -333,15 +331,15 @@ impl Credentials {
         let mut merged = Kubeconfig::default();
         for path in &paths {
             let next =
-                Kubeconfig::read_from(path).map_err(|source| CredentialError::ReadKubeconfig {
+                Kubeconfig::read_from(path).map_err(|e| CredentialError::ReadKubeconfig {
                     path: path.clone(),
-                    source,
+                    error: root_cause(&e),
                 })?;
             merged = merged
                 .merge(next)
-                .map_err(|source| CredentialError::ReadKubeconfig {
+                .map_err(|e| CredentialError::ReadKubeconfig {
                     path: path.clone(),
-                    source,
+                    error: say_once(&e),
                 })?;
         }
         Ok(Some((merged, paths)))
@@ -408,9 +406,9 @@ impl Credentials {
         };
         let config = Config::from_custom_kubeconfig(kubeconfig, &kube_options)
             .await
-            .map_err(|source| CredentialError::LoadKubeconfig {
+            .map_err(|e| CredentialError::LoadKubeconfig {
                 files: files.to_string(),
-                source,
+                error: say_once(&e),
             })?;
 
         let auth = match &auth_info {
@@ -468,14 +466,7 @@ impl Credentials {
         let server = in_cluster_url(&host, &port);
         let cluster_url = parse_server_url(&server)?;
 
-        let read = |what: &'static str| {
-            let path = sa_dir.join(what);
-            std::fs::read(&path).map_err(|source| CredentialError::ServiceAccountFile {
-                what,
-                path,
-                source,
-            })
-        };
+        let read = |what: &'static str| read_service_account_file(sa_dir, what);
         let token = read("token")?;
         let ca_path = sa_dir.join("ca.crt");
         let ca = read("ca.crt")?;
@@ -584,6 +575,40 @@ fn check_token_file(path: &Path) -> Result<(), CredentialError> {
         return Err(CredentialError::TokenFileWhitespace(path.to_path_buf()));
     }
     Ok(())
+}
+
+/// `error` and its causes joined with `: `, leaving out a cause its parent's message
+/// already includes (kube-client's errors often print their source and chain it too).
+fn say_once(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|prev| prev.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The innermost cause of `error`: for kube-client's read errors, whose outer levels
+/// only repeat the file name the caller says itself.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut e = error;
+    while let Some(source) = e.source() {
+        e = source;
+    }
+    e.to_string()
+}
+
+/// Reads the ServiceAccount file `what` (`token`, `ca.crt`, `namespace`) in `sa_dir`.
+fn read_service_account_file(
+    sa_dir: &Path,
+    what: &'static str,
+) -> Result<Vec<u8>, CredentialError> {
+    let path = sa_dir.join(what);
+    std::fs::read(&path).map_err(|error| CredentialError::ServiceAccountFile { what, path, error })
 }
 
 const SERVICE_HOST_ENV: &str = "KUBERNETES_SERVICE_HOST";
@@ -809,6 +834,31 @@ mod tests {
             Some("system:serviceaccount:demo:reader")
         );
         assert_eq!(service_account_subject(b"not-a-jwt"), None);
+    }
+
+    #[test]
+    fn every_credential_error_says_its_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let errors: Vec<anyhow::Error> = vec![
+            read_service_account_file(&missing, "ca.crt")
+                .unwrap_err()
+                .into(),
+            check_token_file(&missing).unwrap_err().into(),
+            CredentialError::ReadKubeconfig {
+                path: missing.clone(),
+                error: root_cause(&Kubeconfig::read_from(&missing).unwrap_err()),
+            }
+            .into(),
+        ];
+        for err in errors {
+            let text = format!("{err:#}");
+            assert_eq!(
+                text.matches("No such file or directory").count(),
+                1,
+                "{text}"
+            );
+        }
     }
 
     #[test]

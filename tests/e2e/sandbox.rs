@@ -367,14 +367,20 @@ fn grants_that_reach_trusted_state_are_refused_before_the_guest_runs() {
     std::fs::create_dir_all(&sa_dir).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         // HOME holds the kubeconfig in use.
-        (vec!["--dir-rw".into(), home.display().to_string()], "the kubeconfig file"),
+        (
+            vec!["--dir-rw".into(), home.display().to_string()],
+            "the kubeconfig file",
+        ),
         // `..` is resolved first.
         (
             vec!["--dir".into(), format!("{}/logs/..", home.display())],
             "the kubeconfig file",
         ),
         // The compile cache, and a directory inside it.
-        (vec!["--dir-rw".into(), cache.display().to_string()], "cache"),
+        (
+            vec!["--dir-rw".into(), cache.display().to_string()],
+            "cache",
+        ),
         (
             vec![
                 "--dir-rw".into(),
@@ -460,13 +466,41 @@ fn a_compiled_guest_planted_under_another_guests_cache_key_is_never_run() {
     let [kubectl_entry] = entries().try_into().unwrap();
     let out = run_in_cache(ADVERSARY_GUEST, &["request", "GET", "/version"]);
     assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
-    let adversary_entry = entries()
-        .into_iter()
-        .find(|e| *e != kubectl_entry)
-        .unwrap();
+    let adversary_entry = entries().into_iter().find(|e| *e != kubectl_entry).unwrap();
     std::fs::copy(&kubectl_entry, &adversary_entry).unwrap();
     // Run as the adversary: its own code answers, not the planted kubectl guest.
     let out = run_in_cache(ADVERSARY_GUEST, &["request", "GET", "/version"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
+}
+
+#[test]
+fn apply_of_a_file_without_a_granted_directory_says_how_to_grant_it() {
+    let cluster = Cluster::admin();
+    let work = cluster.home.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-from-file\n",
+    )
+    .unwrap();
+    let mut cmd = cluster.guest(GUEST, &["apply", "-f", "cm.yaml"]);
+    cmd.current_dir(&work);
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("the guest has no filesystem")
+            && out.stderr.contains("--dir")
+            && out.stderr.contains("-f -"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("os error"), "{out:?}");
+    // With the directory granted, the same file applies.
+    let grant = format!("{}::/work", work.display());
+    let out = cluster.run_with(
+        &["--dir", &grant, "--policy", "unrestricted"],
+        GUEST,
+        &["apply", "-f", "/work/cm.yaml"],
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
 }

@@ -40,7 +40,7 @@ const RULE_FIELDS: &[&str] = &[
 #[derive(Debug, Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("failed to read policy file {path:?}: {source}")]
+    #[error("failed to read policy file {path:?}")]
     Read {
         /// The path as given.
         path: String,
