@@ -1,17 +1,25 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile the host and the guest with the full toolchain, ship only
-# the two artifacts on a distroless base (glibc, no shell, non-root).
+# Multi-stage build: compile the host and the guest with the full toolchain, compile the
+# guest to native code ahead of time (for the baseline x86-64 CPU, so it loads on any
+# node), and ship only those artifacts on a distroless base (glibc, no shell, non-root).
+# The first `host run` in a new pod then starts without compiling anything.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN rustup target add wasm32-wasip2
 COPY . .
 RUN cargo build --release -p kubewasm-host --bin host \
- && cargo build --release --target wasm32-wasip2 -p kubewasm-guest
+ && cargo build --release --target wasm32-wasip2 -p kubewasm-guest \
+ && target/release/host compile --out-dir /out/precompiled target/wasm32-wasip2/release/guest.wasm
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/host /usr/local/bin/host
 COPY --from=build /src/target/wasm32-wasip2/release/guest.wasm /opt/kubewasm/guest.wasm
-# Compiled guests are cached here; mount an emptyDir (see deploy/job.yaml).
+# Native code for the guest above, owned by root and read-only for the runtime user:
+# `host run` loads a guest from here when its SHA-256 matches (KUBEWASM_PRECOMPILED_DIR).
+COPY --from=build /out/precompiled /opt/kubewasm/precompiled
+ENV KUBEWASM_PRECOMPILED_DIR=/opt/kubewasm/precompiled
+# Other guests are compiled once and cached here; mount an emptyDir (see deploy/job.yaml),
+# never over /opt/kubewasm.
 ENV KUBEWASM_CACHE_DIR=/var/cache/kubewasm
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/host"]

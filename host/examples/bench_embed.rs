@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let transport = Arc::new(Transport::new(&credentials)?);
     let engine = new_engine_with(&EngineOptions {
         pooling_instances: Some(64),
+        ..EngineOptions::default()
     })?;
     let cache = ComponentCache::new(std::env::temp_dir().join("kubewasm-bench-cache"));
     let prepared = ScriptRunner::new(&engine)?.prepare(&cache.load(&engine, &guest)?)?;

@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let transport = Arc::new(Transport::new(&credentials)?);
     let engine = new_engine_with(&EngineOptions {
         pooling_instances: Some(16),
+        ..EngineOptions::default()
     })?;
     let cache = ComponentCache::new(std::env::temp_dir().join("kubewasm-example-cache"));
     let component = cache.load(&engine, &guest)?;

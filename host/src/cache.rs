@@ -178,6 +178,52 @@ fn check_private_file(_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Lowercase hex of the SHA-256 of `bytes` (ring's, which uses the CPU's SHA
+/// instructions: a guest is hashed on every run).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+/// Checks that native code may be loaded from the operator's directory `dir`: it exists,
+/// and neither it nor any directory above it can be changed by anyone but root or this
+/// user.
+#[cfg(unix)]
+pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let canonical =
+        fs::canonicalize(dir).with_context(|| format!("the directory {dir:?} cannot be read"))?;
+    for ancestor in canonical.ancestors() {
+        let meta =
+            fs::metadata(ancestor).with_context(|| format!("failed to inspect {ancestor:?}"))?;
+        if meta.uid() != 0 && meta.uid() != uid {
+            bail!(
+                "{ancestor:?} belongs to another user (uid {}); keep precompiled guests in a directory owned by root or by this user",
+                meta.uid()
+            );
+        }
+        // Sticky, world-writable directories such as /tmp cannot have entries replaced
+        // by others, but the entry itself is checked at its own level.
+        let sticky = meta.mode() & 0o1000 != 0;
+        if meta.mode() & 0o022 != 0 && !(sticky && ancestor != canonical) {
+            bail!(
+                "{ancestor:?} is writable by other users (mode {:o}); run `chmod go-w {}`",
+                meta.mode() & 0o7777,
+                ancestor.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks that native code may be loaded from `dir` (it exists).
+#[cfg(not(unix))]
+pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::metadata(dir).with_context(|| format!("the directory {dir:?} cannot be read"))?;
+    Ok(())
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

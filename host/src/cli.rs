@@ -13,7 +13,10 @@ use crate::audit::AuditLog;
 use crate::cache;
 use crate::credentials::{CredentialOptions, Credentials, ExecPluginPolicy};
 use crate::discovery::DiscoveryCache;
-use crate::engine::{ComponentCache, compile_component, load_component, new_engine};
+use crate::engine::{
+    ComponentCache, EngineOptions, LoadOptions, PrecompiledDir, compile_component, load_component,
+    new_engine, new_engine_with,
+};
 use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
 use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
@@ -55,15 +58,29 @@ enum Command {
         guest: PathBuf,
     },
 
-    /// Compile a guest ahead of time for this host: `host run --allow-precompiled
-    /// OUT.cwasm` then starts it without compiling.
+    /// Compile a guest ahead of time, for the baseline CPU of this architecture (so it
+    /// loads on any node): with --out-dir, `host run --precompiled DIR GUEST.wasm` then
+    /// starts it without compiling; with -o, `host run --allow-precompiled OUT.cwasm`.
+    ///
+    /// Example (what the Dockerfile does):
+    ///   host compile --out-dir /opt/kubewasm/precompiled /opt/kubewasm/guest.wasm
+    #[command(verbatim_doc_comment)]
     Compile {
         /// The guest component (.wasm).
         #[arg(value_name = "GUEST.wasm")]
         guest: PathBuf,
         /// Where to write the compiled component.
-        #[arg(short, long, value_name = "OUT.cwasm")]
-        output: PathBuf,
+        #[arg(
+            short,
+            long,
+            value_name = "OUT.cwasm",
+            required_unless_present = "out_dir",
+            conflicts_with = "out_dir"
+        )]
+        output: Option<PathBuf>,
+        /// A directory of precompiled guests to add it to, named by the guest's SHA-256.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -121,6 +138,12 @@ struct RunArgs {
     /// code: only run files you made with this host).
     #[arg(long)]
     allow_precompiled: bool,
+
+    /// Load guests compiled ahead of time by `host compile --out-dir DIR` from DIR (a
+    /// directory only root or this user can change; the image sets it). A guest not
+    /// found there is compiled, or taken from the cache, as usual.
+    #[arg(long, value_name = "DIR", env = "KUBEWASM_PRECOMPILED_DIR")]
+    precompiled: Option<PathBuf>,
 
     /// The guest component (.wasm, or .cwasm with --allow-precompiled).
     #[arg(value_name = "GUEST.wasm")]
@@ -350,7 +373,11 @@ pub fn main() -> i32 {
                 Ok(0)
             }
             Command::Inspect { guest } => inspect(&guest),
-            Command::Compile { guest, output } => compile(&guest, &output),
+            Command::Compile {
+                guest,
+                output,
+                out_dir,
+            } => compile(&guest, output.as_deref(), out_dir.as_deref()),
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 let mut script = Vec::new();
@@ -461,6 +488,15 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if args.allow_precompiled {
         trusted.add(TrustedPath::new(&args.guest, "the precompiled guest"));
     }
+    let precompiled = args
+        .precompiled
+        .as_ref()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(PrecompiledDir::open)
+        .transpose()?;
+    if let Some(dir) = &precompiled {
+        trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
+    }
     trusted.check_all(&guest_env.dirs)?;
 
     let engine = new_engine()?;
@@ -468,8 +504,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let component = load_component(
         &engine,
         &args.guest,
-        component_cache.as_ref(),
-        args.allow_precompiled,
+        LoadOptions {
+            precompiled: precompiled.as_ref(),
+            cache: component_cache.as_ref(),
+            allow_precompiled: args.allow_precompiled,
+        },
     )?;
     let runner = ScriptRunner::new(&engine)?;
 
@@ -535,10 +574,25 @@ fn inspect(guest: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn compile(guest: &Path, output: &Path) -> anyhow::Result<i32> {
-    let engine = new_engine()?;
+fn compile(guest: &Path, output: Option<&Path>, out_dir: Option<&Path>) -> anyhow::Result<i32> {
+    let engine = new_engine_with(&EngineOptions {
+        baseline_cpu: true,
+        ..EngineOptions::default()
+    })?;
     let compiled = compile_component(&engine, guest)?;
-    std::fs::write(output, compiled).with_context(|| format!("failed to write {output:?}"))?;
+    let output = match (output, out_dir) {
+        (Some(output), _) => output.to_path_buf(),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create the directory {dir:?}"))?;
+            let wasm = std::fs::read(guest)
+                .with_context(|| format!("failed to read guest component {guest:?}"))?;
+            dir.join(format!("{}.cwasm", cache::sha256_hex(&wasm)))
+        }
+        (None, None) => anyhow::bail!("give -o OUT.cwasm or --out-dir DIR"),
+    };
+    std::fs::write(&output, compiled).with_context(|| format!("failed to write {output:?}"))?;
+    emit(&format!("{}\n", output.display()))?;
     Ok(0)
 }
 

@@ -14,7 +14,6 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
@@ -35,6 +34,10 @@ pub fn new_engine() -> anyhow::Result<Engine> {
 /// How an embedder wants the engine set up. `Default` is what `host run` uses.
 #[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
+    /// Compile for the baseline CPU of this architecture (x86-64: SSE2 only) rather than
+    /// the features of the machine compiling, so that the code loads on any node of
+    /// the architecture. `host compile` uses this; a run compiles for its own CPU.
+    pub baseline_cpu: bool,
     /// Use wasmtime's pooling allocator with room for this many concurrent guests:
     /// memory and tables are reserved up front and reused, which makes instantiation
     /// much cheaper for platforms that start a guest per call. Off by default (a CLI run
@@ -47,6 +50,12 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if options.baseline_cpu {
+        // An explicit target turns off wasmtime's detection of the host CPU's features.
+        config
+            .target(&target_lexicon::HOST.to_string())
+            .map_err(|e| anyhow::Error::from(e).context("failed to set the compile target"))?;
+    }
     if let Some(instances) = options.pooling_instances {
         let mut pooling = wasmtime::PoolingAllocationConfig::default();
         pooling
@@ -73,18 +82,29 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-/// Loads the guest at `path`: a component (compiled, or taken from `cache`), or — only
-/// with `allow_precompiled` — a `.cwasm` written by `host compile` for this engine.
+/// Where [`load_component`] may take a guest's compiled code from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions<'a> {
+    /// The operator's precompiled guests, tried first.
+    pub precompiled: Option<&'a PrecompiledDir>,
+    /// The compile cache, tried next (and filled after a compile).
+    pub cache: Option<&'a ComponentCache>,
+    /// Accept a `.cwasm` file given as the guest itself (`--allow-precompiled`).
+    pub allow_precompiled: bool,
+}
+
+/// Loads the guest at `path`: a component (from the operator's precompiled directory,
+/// the cache, or compiled now), or — only with `allow_precompiled` — a `.cwasm` written
+/// by `host compile` for this engine.
 pub fn load_component(
     engine: &Engine,
     path: &Path,
-    cache: Option<&ComponentCache>,
-    allow_precompiled: bool,
+    options: LoadOptions<'_>,
 ) -> anyhow::Result<Component> {
     let bytes =
         fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
     if Engine::detect_precompiled(&bytes).is_some() {
-        if !allow_precompiled {
+        if !options.allow_precompiled {
             anyhow::bail!(
                 "{path:?} is a precompiled component (native code); run it with --allow-precompiled if this host compiled it, or pass the .wasm"
             );
@@ -97,11 +117,72 @@ pub fn load_component(
             ))
         });
     }
-    match cache {
-        Some(cache) => cache.load(engine, path),
+    if let Some(component) = options.precompiled.and_then(|dir| dir.load(engine, &bytes)) {
+        return Ok(component);
+    }
+    match options.cache {
+        Some(cache) => cache.load_bytes(engine, &bytes, path),
         None => Component::new(engine, &bytes).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
         }),
+    }
+}
+
+/// Compiled components an operator made ahead of time (`host compile --out-dir DIR`),
+/// named `<sha256 of the .wasm>.cwasm`: `host run --precompiled DIR` (or
+/// `$KUBEWASM_PRECOMPILED_DIR`, which the Dockerfile sets) loads a guest from here
+/// without compiling it. Precompiled code is native code, so the directory must be one
+/// the operator controls: owned by root or this user, writable by nobody else, and never
+/// granted to a guest (see [`crate::trusted`]). Its files are not sealed (the operator
+/// wrote them; wasmtime checks they fit this host's engine).
+#[derive(Clone, Debug)]
+pub struct PrecompiledDir {
+    dir: PathBuf,
+}
+
+impl PrecompiledDir {
+    /// The directory `dir`, if it is absolute and safe to load native code from.
+    pub fn open(dir: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let dir = dir.into();
+        if !dir.is_absolute() {
+            anyhow::bail!(
+                "the precompiled directory {dir:?} is a relative path; give an absolute one"
+            );
+        }
+        cache::check_operator_dir(&dir)
+            .with_context(|| format!("cannot load precompiled guests from {dir:?}"))?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the compiled form of the component `wasm` is kept.
+    pub fn artifact(&self, wasm: &[u8]) -> PathBuf {
+        self.dir.join(format!("{}.cwasm", cache::sha256_hex(wasm)))
+    }
+
+    /// The compiled form of `wasm` if there is one that this engine can load. One that
+    /// cannot be loaded (another wasmtime, a CPU without the features it was compiled
+    /// for) is reported once on stderr, and `None` is returned so the caller compiles.
+    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Component> {
+        let artifact = self.artifact(wasm);
+        if !artifact.exists() {
+            return None;
+        }
+        // SAFETY: the directory is operator-controlled (checked in `open`, and refused as
+        // a guest grant); wasmtime checks the artifact's version, settings and CPU needs.
+        match unsafe { Component::deserialize_file(engine, &artifact) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                eprintln!(
+                    "warning: the precompiled guest {artifact:?} cannot be used on this host ({e}); compiling it instead (recreate it with `host compile --out-dir`)"
+                );
+                None
+            }
+        }
     }
 }
 
@@ -116,6 +197,7 @@ pub fn compile_component(engine: &Engine, path: &Path) -> anyhow::Result<Vec<u8>
 
 /// Where compiled components are kept: `components/` under a cache root such as
 /// [`cache::default_root`], each entry sealed with the root's [`CacheKey`].
+#[derive(Clone, Debug)]
 pub struct ComponentCache {
     root: PathBuf,
 }
@@ -134,7 +216,17 @@ impl ComponentCache {
     pub fn load(&self, engine: &Engine, wasm_path: &Path) -> anyhow::Result<Component> {
         let wasm = fs::read(wasm_path)
             .with_context(|| format!("failed to read guest component {wasm_path:?}"))?;
-        let name = format!("{}.cwasm", cache_key(engine, &wasm));
+        self.load_bytes(engine, &wasm, wasm_path)
+    }
+
+    /// [`ComponentCache::load`] for the component `wasm` read from `wasm_path`.
+    pub fn load_bytes(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_path: &Path,
+    ) -> anyhow::Result<Component> {
+        let name = format!("{}.cwasm", cache_key(engine, wasm));
         let dir = self.root.join("components");
         let artifact = dir.join(&name);
 
@@ -164,7 +256,7 @@ impl ComponentCache {
             }
         }
 
-        let compiled = engine.precompile_component(&wasm).map_err(|e| {
+        let compiled = engine.precompile_component(wasm).map_err(|e| {
             anyhow::Error::from(e)
                 .context(format!("failed to compile guest component {wasm_path:?}"))
         })?;
@@ -188,7 +280,7 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hasher);
-    let mut key = cache::hex(&Sha256::digest(wasm));
+    let mut key = cache::sha256_hex(wasm);
     key.push('-');
     key.push_str(&format!("{:016x}", engine_hasher.finish()));
     key
@@ -263,6 +355,51 @@ mod tests {
         .unwrap();
         cache.load(&engine, &b).unwrap();
         assert_eq!(fs::read(&b_entry).unwrap(), b_bytes);
+    }
+
+    #[test]
+    fn a_guest_compiled_for_the_baseline_cpu_loads_from_the_precompiled_directory() {
+        let baseline = new_engine_with(&EngineOptions {
+            baseline_cpu: true,
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let engine = new_engine().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let precompiled = PrecompiledDir::open(dir.path()).unwrap();
+        let wasm = dir.path().join("guest.wasm");
+        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
+        assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_none());
+        fs::write(
+            precompiled.artifact(EMPTY_COMPONENT),
+            baseline.precompile_component(EMPTY_COMPONENT).unwrap(),
+        )
+        .unwrap();
+        assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_some());
+        // Another guest's bytes have another name: not found, so compiled.
+        assert!(precompiled.load(&engine, &other_component()).is_none());
+        // Something that is not this engine's code is refused (and reported), not run.
+        fs::write(precompiled.artifact(EMPTY_COMPONENT), b"not native code").unwrap();
+        assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_none());
+        let options = LoadOptions {
+            precompiled: Some(&precompiled),
+            ..LoadOptions::default()
+        };
+        load_component(&engine, &wasm, options).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_precompiled_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = PrecompiledDir::open(dir.path()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("writable by other users"),
+            "{err:#}"
+        );
+        assert!(PrecompiledDir::open("relative/dir").is_err());
     }
 
     #[test]

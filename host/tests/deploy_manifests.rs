@@ -105,3 +105,29 @@ fn configmap_policy_reads_pods_in_demo_and_nothing_else() {
     assert!(!decide("GET", "/api/v1/namespaces/kube-system/pods"));
     assert!(!decide("DELETE", "/api/v1/namespaces/demo/pods/web-0"));
 }
+
+#[test]
+fn the_image_bakes_the_compiled_guest_and_no_job_hides_it_under_a_volume() {
+    let dockerfile =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile"))
+            .unwrap();
+    assert!(
+        dockerfile.contains("host compile --out-dir /out/precompiled"),
+        "the image must compile the guest ahead of time"
+    );
+    assert!(dockerfile.contains("ENV KUBEWASM_PRECOMPILED_DIR=/opt/kubewasm/precompiled"));
+    let mut jobs = 0;
+    for (file, doc) in documents().into_iter().filter(|(_, d)| d["kind"] == "Job") {
+        let container = &doc["spec"]["template"]["spec"]["containers"][0];
+        for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+            let path = mount["mountPath"].as_str().unwrap();
+            assert!(
+                !"/opt/kubewasm/precompiled".starts_with(path)
+                    && !path.starts_with("/opt/kubewasm"),
+                "{file}: a volume at {path} hides the image's precompiled guest"
+            );
+        }
+        jobs += 1;
+    }
+    assert_eq!(jobs, 2);
+}

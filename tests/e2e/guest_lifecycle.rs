@@ -88,3 +88,51 @@ fn discovery_answers_are_cached_by_the_host_until_the_guest_asks_for_fresh_ones(
     request(&["Cache-Control=no-cache"]);
     assert_eq!(discovery_requests(), 2, "no-cache must go to the server");
 }
+
+#[test]
+fn a_guest_compiled_ahead_of_time_runs_without_compiling_or_caching() {
+    let cluster = Cluster::admin();
+    let precompiled = tempfile::tempdir().unwrap();
+    let mut compile = crate::harness::host(cluster.home.path());
+    compile
+        .args(["compile", "--out-dir"])
+        .arg(precompiled.path())
+        .arg(GUEST);
+    let out = run(compile);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let artifact = std::path::PathBuf::from(out.stdout.trim_end());
+    assert!(artifact.starts_with(precompiled.path()), "{out:?}");
+    let cache = tempfile::tempdir().unwrap();
+    let version = |extra_env: Option<&std::path::Path>| {
+        let mut cmd = cluster.guest(GUEST, &["version"]);
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path());
+        if let Some(dir) = extra_env {
+            cmd.env("KUBEWASM_PRECOMPILED_DIR", dir);
+        }
+        run(cmd)
+    };
+    let out = version(Some(precompiled.path()));
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    assert!(
+        !cache.path().join("components").exists(),
+        "the guest was compiled although a precompiled one was there"
+    );
+    // An artifact this host cannot load is said once, then the guest is compiled.
+    std::fs::write(&artifact, b"not native code").unwrap();
+    let out = version(Some(precompiled.path()));
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        out.stderr.matches("cannot be used on this host").count(),
+        1,
+        "{out:?}"
+    );
+    assert!(cache.path().join("components").exists());
+    // The directory is native code the host runs: never granted to a guest.
+    let grant = format!("{}::/p", precompiled.path().display());
+    let mut cmd = cluster.command_with(&["--dir-rw", &grant], GUEST, &["version"]);
+    cmd.env("KUBEWASM_PRECOMPILED_DIR", precompiled.path());
+    let out = run(cmd);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("the precompiled guests"), "{out:?}");
+}
