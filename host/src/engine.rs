@@ -38,6 +38,9 @@ pub struct EngineOptions {
     /// the features of the machine compiling, so that the code loads on any node of
     /// the architecture. `host compile` uses this; a run compiles for its own CPU.
     pub baseline_cpu: bool,
+    /// Compile with Winch, wasmtime's baseline compiler: several times faster to compile
+    /// than Cranelift, slower code (see [`ComponentCache::load_tiered`]).
+    pub winch: bool,
     /// Use wasmtime's pooling allocator with room for this many concurrent guests:
     /// memory and tables are reserved up front and reused, which makes instantiation
     /// much cheaper for platforms that start a guest per call. Off by default (a CLI run
@@ -50,6 +53,9 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if options.winch {
+        config.strategy(wasmtime::Strategy::Winch);
+    }
     if options.baseline_cpu {
         // An explicit target turns off wasmtime's detection of the host CPU's features.
         config
@@ -91,6 +97,9 @@ pub struct LoadOptions<'a> {
     pub cache: Option<&'a ComponentCache>,
     /// Accept a `.cwasm` file given as the guest itself (`--allow-precompiled`).
     pub allow_precompiled: bool,
+    /// On a cache miss, compile with Winch for this run and optimize in the background
+    /// ([`ComponentCache::load_tiered`]); else compile with `engine` and wait.
+    pub tiered: bool,
 }
 
 /// Loads the guest at `path`: a component (from the operator's precompiled directory,
@@ -121,6 +130,17 @@ pub fn load_component(
         return Ok(component);
     }
     match options.cache {
+        Some(cache) if options.tiered => cache.load_tiered(
+            engine,
+            || {
+                new_engine_with(&EngineOptions {
+                    winch: true,
+                    ..EngineOptions::default()
+                })
+            },
+            &bytes,
+            path,
+        ),
         Some(cache) => cache.load_bytes(engine, &bytes, path),
         None => Component::new(engine, &bytes).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
@@ -226,51 +246,144 @@ impl ComponentCache {
         wasm: &[u8],
         wasm_path: &Path,
     ) -> anyhow::Result<Component> {
-        let name = format!("{}.cwasm", cache_key(engine, wasm));
-        let dir = self.root.join("components");
-        let artifact = dir.join(&name);
-
-        let key = match CacheKey::open(&self.root) {
-            Ok(key) => Some(key),
-            Err(e) => {
-                tracing::warn!("not using the component cache: {e:#}");
-                None
-            }
-        };
-        if let Some(key) = &key
-            && let Ok(sealed) = fs::read(&artifact)
-        {
-            match key.open_sealed(&name, &sealed) {
-                // SAFETY: the seal shows this host wrote these bytes under this name (the
-                // output of `precompile_component` for a guest with this hash, on an
-                // engine with this compatibility hash); wasmtime also checks the header.
-                Some(compiled) => match unsafe { Component::deserialize(engine, compiled) } {
-                    Ok(component) => return Ok(component),
-                    Err(e) => tracing::warn!(
-                        "ignoring unusable cached component {artifact:?}: {e:#}; recompiling"
-                    ),
-                },
-                None => tracing::warn!(
-                    "ignoring cached component {artifact:?}: its seal does not match, so this host did not write it; recompiling"
-                ),
-            }
+        let key = self.key();
+        if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
+            return Ok(component);
         }
-
-        let compiled = engine.precompile_component(wasm).map_err(|e| {
-            anyhow::Error::from(e)
-                .context(format!("failed to compile guest component {wasm_path:?}"))
-        })?;
+        let compiled = compile(engine, wasm, wasm_path)?;
         // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
         let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
             anyhow::Error::from(e)
                 .context(format!("failed to load compiled component {wasm_path:?}"))
         })?;
-        if let Some(key) = &key
-            && let Err(e) = cache::write_atomic(&dir, &artifact, &key.seal(&name, compiled))
-        {
-            tracing::warn!("could not cache the compiled component: {e:#}");
+        self.store(key.as_ref(), engine, wasm, compiled);
+        Ok(component)
+    }
+
+    /// The fast first run: the optimized (Cranelift) entry if there is one; else the
+    /// guest compiled by Winch, wasmtime's baseline compiler (several times faster to
+    /// compile, slower to run), from the cache or compiled now and cached. In the second
+    /// case a background thread, at the lowest CPU priority, compiles the optimized code
+    /// and caches it, so a later run gets it; if this process ends first, that work is
+    /// lost and a later run starts it again. The component returned belongs to `engine`
+    /// or to `winch`: run it on [`Component::engine`].
+    pub fn load_tiered(
+        &self,
+        engine: &Engine,
+        winch: impl FnOnce() -> anyhow::Result<Engine>,
+        wasm: &[u8],
+        wasm_path: &Path,
+    ) -> anyhow::Result<Component> {
+        let key = self.key();
+        if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
+            return Ok(component);
+        }
+        let Some(key) = key else {
+            return self.load_bytes(engine, wasm, wasm_path);
+        };
+        let winch = winch()?;
+        let component = match self.lookup(Some(&key), &winch, wasm) {
+            Some(component) => component,
+            None => {
+                let compiled = compile(&winch, wasm, wasm_path)?;
+                // SAFETY: produced by `precompile_component` on this engine just now.
+                let component =
+                    unsafe { Component::deserialize(&winch, &compiled) }.map_err(|e| {
+                        anyhow::Error::from(e)
+                            .context(format!("failed to load compiled component {wasm_path:?}"))
+                    })?;
+                self.store(Some(&key), &winch, wasm, compiled);
+                component
+            }
+        };
+        let (cache, engine, wasm) = (self.clone(), engine.clone(), wasm.to_vec());
+        let path = wasm_path.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("kubewasm-optimize".into())
+            .spawn(move || {
+                lower_thread_priority();
+                match compile(&engine, &wasm, &path) {
+                    Ok(compiled) => {
+                        cache.store(Some(&key), &engine, &wasm, compiled);
+                        cache.remove(&winch, &wasm);
+                    }
+                    Err(e) => tracing::warn!("background optimization failed: {e:#}"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the background optimization: {e}");
         }
         Ok(component)
+    }
+
+    fn key(&self) -> Option<CacheKey> {
+        CacheKey::open(&self.root)
+            .inspect_err(|e| tracing::warn!("not using the component cache: {e:#}"))
+            .ok()
+    }
+
+    /// The entry name and file of `wasm` compiled by `engine`.
+    fn entry(&self, engine: &Engine, wasm: &[u8]) -> (String, PathBuf) {
+        let name = format!("{}.cwasm", cache_key(engine, wasm));
+        let file = self.root.join("components").join(&name);
+        (name, file)
+    }
+
+    /// The cached compiled form of `wasm` for `engine`, if this host wrote it.
+    fn lookup(&self, key: Option<&CacheKey>, engine: &Engine, wasm: &[u8]) -> Option<Component> {
+        let key = key?;
+        let (name, artifact) = self.entry(engine, wasm);
+        let sealed = fs::read(&artifact).ok()?;
+        match key.open_sealed(&name, &sealed) {
+            // SAFETY: the seal shows this host wrote these bytes under this name (the
+            // output of `precompile_component` for a guest with this hash, on an engine
+            // with this compatibility hash); wasmtime also checks the header.
+            Some(compiled) => match unsafe { Component::deserialize(engine, compiled) } {
+                Ok(component) => return Some(component),
+                Err(e) => tracing::warn!(
+                    "ignoring unusable cached component {artifact:?}: {e:#}; recompiling"
+                ),
+            },
+            None => tracing::warn!(
+                "ignoring cached component {artifact:?}: its seal does not match, so this host did not write it; recompiling"
+            ),
+        }
+        None
+    }
+
+    /// Caches `compiled`, the compiled form of `wasm` for `engine`. Failing only costs a
+    /// compile next time.
+    fn store(&self, key: Option<&CacheKey>, engine: &Engine, wasm: &[u8], compiled: Vec<u8>) {
+        let Some(key) = key else { return };
+        let (name, artifact) = self.entry(engine, wasm);
+        let dir = self.root.join("components");
+        if let Err(e) = cache::write_atomic(&dir, &artifact, &key.seal(&name, compiled)) {
+            tracing::warn!("could not cache the compiled component: {e:#}");
+        }
+    }
+
+    /// Removes the cached compiled form of `wasm` for `engine`, if any.
+    fn remove(&self, engine: &Engine, wasm: &[u8]) {
+        fs::remove_file(self.entry(engine, wasm).1).ok();
+    }
+}
+
+/// Compiles `wasm` (read from `path`, for the message) with `engine`.
+fn compile(engine: &Engine, wasm: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
+    engine.precompile_component(wasm).map_err(|e| {
+        anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
+    })
+}
+
+/// Puts the calling thread at the lowest CPU priority (Linux: per-thread nice 19; the
+/// threads it starts inherit it), so background work never slows the guest.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's id has no memory-safety preconditions; a
+    // failure only leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
 

@@ -136,3 +136,51 @@ fn a_guest_compiled_ahead_of_time_runs_without_compiling_or_caching() {
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.contains("the precompiled guests"), "{out:?}");
 }
+
+#[test]
+fn a_first_run_uses_the_baseline_compiler_and_a_long_run_leaves_optimized_code() {
+    let cluster = Cluster::admin();
+    let cache = tempfile::tempdir().unwrap();
+    let entries = || -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(cache.path().join("components"))
+            .map(|dir| {
+                dir.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    let tiered = |args: &[&str]| {
+        let mut cmd = cluster.guest(GUEST, args);
+        cmd.env("KUBEWASM_CACHE_DIR", cache.path())
+            .env_remove("KUBEWASM_OPTIMIZE_FIRST_RUN");
+        cmd
+    };
+    // The first run works and caches the baseline (Winch) code at once.
+    let out = run(tiered(&["version"]));
+    assert_eq!(out.code(), 0, "{out:?}");
+    let first = entries();
+    assert!(!first.is_empty(), "nothing was cached");
+    // A run that lasts (a watch) gives the background optimization time to finish: the
+    // optimized entry replaces the baseline one.
+    let mut watch = tiered(&["get", "pods", "-w"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while entries() == first && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    watch.kill().ok();
+    watch.wait().ok();
+    let optimized = entries();
+    assert_eq!(optimized.len(), 1, "{optimized:?}");
+    assert!(!first.contains(&optimized[0]), "{first:?} -> {optimized:?}");
+    // Later runs load the optimized code and change nothing.
+    let out = run(tiered(&["version"]));
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(entries(), optimized);
+}
