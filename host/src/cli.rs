@@ -14,8 +14,8 @@ use crate::cache;
 use crate::credentials::{CredentialOptions, Credentials, ExecPluginPolicy};
 use crate::discovery::DiscoveryCache;
 use crate::engine::{
-    ComponentCache, EngineOptions, LoadOptions, PrecompiledDir, compile_component, load_component,
-    new_engine, new_engine_with,
+    ComponentCache, EngineOptions, LoadOptions, Optimize, PrecompiledDir, compile_component,
+    load_component, new_engine, new_engine_with,
 };
 use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
@@ -81,6 +81,14 @@ enum Command {
         /// A directory of precompiled guests to add it to, named by the guest's SHA-256.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+
+    /// Compile a guest with the optimizing compiler into the cache (what `host run`
+    /// starts in the background after a first run compiled with Winch).
+    #[command(hide = true)]
+    OptimizeCache {
+        /// The guest component (.wasm).
+        guest: PathBuf,
     },
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -385,6 +393,7 @@ pub fn main() -> i32 {
                 output,
                 out_dir,
             } => compile(&guest, output.as_deref(), out_dir.as_deref()),
+            Command::OptimizeCache { guest } => optimize_cache(&guest),
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 let mut script = Vec::new();
@@ -508,6 +517,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     let engine = new_engine()?;
     let component_cache = cache_root.as_ref().map(ComponentCache::new);
+    let background = match std::env::current_exe() {
+        Ok(exe) => Optimize::InProcess(exe),
+        Err(_) => Optimize::InThread,
+    };
     let component = load_component(
         &engine,
         &args.guest,
@@ -515,7 +528,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
             precompiled: precompiled.as_ref(),
             cache: component_cache.as_ref(),
             allow_precompiled: args.allow_precompiled,
-            tiered: !args.optimize_first_run,
+            tiered: (!args.optimize_first_run).then_some(&background),
         },
     )?;
     // A first run may have been compiled by Winch, on an engine of its own.
@@ -581,6 +594,25 @@ fn inspect(guest: &Path) -> anyhow::Result<i32> {
     ));
     emit(&text)?;
     Ok(0)
+}
+
+fn optimize_cache(guest: &Path) -> anyhow::Result<i32> {
+    crate::engine::lower_thread_priority();
+    let result = (|| {
+        let root = cache::default_root()?.context("no cache directory")?;
+        let wasm = std::fs::read(guest)
+            .with_context(|| format!("failed to read guest component {guest:?}"))?;
+        ComponentCache::new(root).optimize(
+            &new_engine()?,
+            &crate::engine::winch_engine()?,
+            &wasm,
+            guest,
+        )
+    })();
+    if let Some(lock) = std::env::var_os("KUBEWASM_OPTIMIZE_LOCK") {
+        std::fs::remove_file(lock).ok();
+    }
+    result.map(|()| 0)
 }
 
 fn compile(guest: &Path, output: Option<&Path>, out_dir: Option<&Path>) -> anyhow::Result<i32> {

@@ -97,9 +97,9 @@ pub struct LoadOptions<'a> {
     pub cache: Option<&'a ComponentCache>,
     /// Accept a `.cwasm` file given as the guest itself (`--allow-precompiled`).
     pub allow_precompiled: bool,
-    /// On a cache miss, compile with Winch for this run and optimize in the background
-    /// ([`ComponentCache::load_tiered`]); else compile with `engine` and wait.
-    pub tiered: bool,
+    /// On a cache miss, compile with Winch for this run and optimize in this background
+    /// ([`ComponentCache::load_tiered`]); `None`: compile with `engine` and wait.
+    pub tiered: Option<&'a Optimize>,
 }
 
 /// Loads the guest at `path`: a component (from the operator's precompiled directory,
@@ -130,22 +130,22 @@ pub fn load_component(
         return Ok(component);
     }
     match options.cache {
-        Some(cache) if options.tiered => cache.load_tiered(
-            engine,
-            || {
-                new_engine_with(&EngineOptions {
-                    winch: true,
-                    ..EngineOptions::default()
-                })
-            },
-            &bytes,
-            path,
-        ),
+        Some(cache) if let Some(background) = options.tiered => {
+            cache.load_tiered(engine, winch_engine, &bytes, path, background)
+        }
         Some(cache) => cache.load_bytes(engine, &bytes, path),
         None => Component::new(engine, &bytes).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
         }),
     }
+}
+
+/// The engine a tiered first run compiles with: [`new_engine`]'s settings, with Winch.
+pub fn winch_engine() -> anyhow::Result<Engine> {
+    new_engine_with(&EngineOptions {
+        winch: true,
+        ..EngineOptions::default()
+    })
 }
 
 /// Compiled components an operator made ahead of time (`host compile --out-dir DIR`),
@@ -263,16 +263,17 @@ impl ComponentCache {
     /// The fast first run: the optimized (Cranelift) entry if there is one; else the
     /// guest compiled by Winch, wasmtime's baseline compiler (several times faster to
     /// compile, slower to run), from the cache or compiled now and cached. In the second
-    /// case a background thread, at the lowest CPU priority, compiles the optimized code
-    /// and caches it, so a later run gets it; if this process ends first, that work is
-    /// lost and a later run starts it again. The component returned belongs to `engine`
-    /// or to `winch`: run it on [`Component::engine`].
+    /// case the optimized code is compiled in the `background` at the lowest CPU
+    /// priority and cached, replacing the Winch entry, so later runs get it. The
+    /// component returned belongs to `engine` or to `winch`: run it on
+    /// [`Component::engine`].
     pub fn load_tiered(
         &self,
         engine: &Engine,
         winch: impl FnOnce() -> anyhow::Result<Engine>,
         wasm: &[u8],
         wasm_path: &Path,
+        background: &Optimize,
     ) -> anyhow::Result<Component> {
         let key = self.key();
         if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
@@ -285,7 +286,12 @@ impl ComponentCache {
         let component = match self.lookup(Some(&key), &winch, wasm) {
             Some(component) => component,
             None => {
+                let started = std::time::Instant::now();
                 let compiled = compile(&winch, wasm, wasm_path)?;
+                tracing::info!(
+                    "compiled {wasm_path:?} with Winch in {:?} for this run; optimizing in the background",
+                    started.elapsed()
+                );
                 // SAFETY: produced by `precompile_component` on this engine just now.
                 let component =
                     unsafe { Component::deserialize(&winch, &compiled) }.map_err(|e| {
@@ -296,24 +302,81 @@ impl ComponentCache {
                 component
             }
         };
-        let (cache, engine, wasm) = (self.clone(), engine.clone(), wasm.to_vec());
-        let path = wasm_path.to_path_buf();
-        let spawned = std::thread::Builder::new()
-            .name("kubewasm-optimize".into())
-            .spawn(move || {
-                lower_thread_priority();
-                match compile(&engine, &wasm, &path) {
-                    Ok(compiled) => {
-                        cache.store(Some(&key), &engine, &wasm, compiled);
-                        cache.remove(&winch, &wasm);
-                    }
-                    Err(e) => tracing::warn!("background optimization failed: {e:#}"),
+        match background {
+            Optimize::InThread => {
+                let (cache, engine, wasm) = (self.clone(), engine.clone(), wasm.to_vec());
+                let path = wasm_path.to_path_buf();
+                let spawned = std::thread::Builder::new()
+                    .name("kubewasm-optimize".into())
+                    .spawn(move || {
+                        lower_thread_priority();
+                        if let Err(e) = cache.optimize(&engine, &winch, &wasm, &path) {
+                            tracing::warn!("background optimization failed: {e:#}");
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::warn!("could not start the background optimization: {e}");
                 }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!("could not start the background optimization: {e}");
+            }
+            Optimize::InProcess(exe) => self.spawn_optimizer(exe, &winch, wasm, wasm_path),
         }
         Ok(component)
+    }
+
+    /// Compiles `wasm` with the optimizing `engine`, caches it and drops the `winch`
+    /// entry (what `host optimize-cache` and the background thread do).
+    pub fn optimize(
+        &self,
+        engine: &Engine,
+        winch: &Engine,
+        wasm: &[u8],
+        wasm_path: &Path,
+    ) -> anyhow::Result<()> {
+        let key = CacheKey::open(&self.root)?;
+        if self.lookup(Some(&key), engine, wasm).is_none() {
+            let compiled = compile(engine, wasm, wasm_path)?;
+            self.store(Some(&key), engine, wasm, compiled);
+        }
+        self.remove(winch, wasm);
+        Ok(())
+    }
+
+    /// Starts `exe optimize-cache GUEST.wasm` detached, unless one is already at work on
+    /// this guest (a lock file younger than ten minutes), so the optimization outlives
+    /// this short run.
+    fn spawn_optimizer(&self, exe: &Path, winch: &Engine, wasm: &[u8], wasm_path: &Path) {
+        let lock = self.entry(winch, wasm).1.with_extension("optimizing");
+        let fresh = fs::metadata(&lock)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < std::time::Duration::from_secs(600));
+        if fresh {
+            return;
+        }
+        if let Err(e) = fs::write(&lock, b"") {
+            tracing::warn!("not optimizing in the background: {e}");
+            return;
+        }
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("optimize-cache")
+            .arg(wasm_path)
+            .env("KUBEWASM_CACHE_DIR", &self.root)
+            .env("KUBEWASM_OPTIMIZE_LOCK", &lock)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        #[cfg(unix)]
+        {
+            // Its own process group: a Ctrl-C meant for this run does not stop it.
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        if let Err(e) = command.spawn() {
+            tracing::warn!("could not start the background optimization: {e}");
+            fs::remove_file(&lock).ok();
+        }
     }
 
     fn key(&self) -> Option<CacheKey> {
@@ -368,6 +431,15 @@ impl ComponentCache {
     }
 }
 
+/// Where [`ComponentCache::load_tiered`] makes the optimized code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Optimize {
+    /// A thread of this process (an embedder that lives on).
+    InThread,
+    /// A detached `EXE optimize-cache GUEST.wasm` process (`host run`, which ends soon).
+    InProcess(PathBuf),
+}
+
 /// Compiles `wasm` (read from `path`, for the message) with `engine`.
 fn compile(engine: &Engine, wasm: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
     engine.precompile_component(wasm).map_err(|e| {
@@ -377,7 +449,7 @@ fn compile(engine: &Engine, wasm: &[u8], path: &Path) -> anyhow::Result<Vec<u8>>
 
 /// Puts the calling thread at the lowest CPU priority (Linux: per-thread nice 19; the
 /// threads it starts inherit it), so background work never slows the guest.
-fn lower_thread_priority() {
+pub fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on this thread's id has no memory-safety preconditions; a
     // failure only leaves the priority as it was.
