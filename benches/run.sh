@@ -47,7 +47,9 @@ token=$(sed -n 's/^ *token: *//p' "$kubeconfig" | head -1 | tr -d '"')
 guest=target/wasm32-wasip2/release/guest.wasm
 host="target/release/host run --kubeconfig $kubeconfig $guest"
 export KUBEWASM_CACHE_DIR=$work/cache
-$host version >/dev/null   # compile once into the cache, as every later run finds it
+# Compile once with Cranelift into the cache, as every later run finds it (a tiered
+# first run would leave Winch code until its background optimizer finished).
+KUBEWASM_OPTIMIZE_FIRST_RUN=true $host version >/dev/null
 curl_cmd="curl -sS -o /dev/null --cacert $work/ca.pem -H 'Authorization: Bearer $token'"
 
 echo "## machine"

@@ -11,7 +11,10 @@
 //! - `list-names`: list only their metadata (`PartialObjectMetadataList`) and print
 //!   `pod/NAME` lines;
 //! - `watch-names N`: watch pods from the list's resourceVersion and print `pod/NAME` for
-//!   the first N events, then stop.
+//!   the first N events, then stop;
+//! - `version`: `GET /version` and print the server's gitVersion (the warm-start yardstick);
+//! - `version-loop N`: N sequential `GET /version` over one client, then print
+//!   `N requests in S s = R/s on one thread` (the embedding yardstick).
 
 use std::io::Write;
 
@@ -25,13 +28,15 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kubeconfig, job, namespace, rest @ ..] = args.as_slice() else {
-        bail!("usage: kube_rs_peer KUBECONFIG list-json|list-names|watch-names NAMESPACE [N]");
+        bail!(
+            "usage: kube_rs_peer KUBECONFIG list-json|list-names|watch-names|version|version-loop NAMESPACE [N]"
+        );
     };
     let kubeconfig = Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
     let config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
     let client = kube::Client::try_from(config)?;
-    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match job.as_str() {
         "list-json" => {
@@ -69,6 +74,27 @@ async fn main() -> Result<()> {
                 writeln!(out, "pod/{}", pod.metadata.name.unwrap_or_default())?;
                 seen += 1;
             }
+        }
+        "version" => {
+            let info = client.apiserver_version().await?;
+            writeln!(out, "Server Version: {}", info.git_version)?;
+        }
+        "version-loop" => {
+            let n: u32 = rest
+                .first()
+                .context("version-loop needs N")?
+                .parse()
+                .context("N is a number")?;
+            let started = std::time::Instant::now();
+            for _ in 0..n {
+                client.apiserver_version().await?;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            writeln!(
+                out,
+                "{n} requests in {secs:.3} s = {:.0}/s on one thread",
+                f64::from(n) / secs
+            )?;
         }
         other => bail!("unknown job {other:?}"),
     }
