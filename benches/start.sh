@@ -23,7 +23,7 @@ cargo build --quiet --release -p kubewasm-tests --bin demo-apiserver
 work=$(mktemp -d)
 cleanup() {
     [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null
-    pkill -f 'host optimize-cache' 2>/dev/null || true
+    pkill -f '[h]ost optimize-cache' 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,29 +43,35 @@ peer="target/release/examples/kube_rs_peer $kubeconfig"
 target/release/host compile --out-dir "$work/precompiled" "$guest" >/dev/null
 # Between cold runs: an empty cache, and no background optimizer of the last run still
 # using a core.
-fresh="pkill -f 'host optimize-cache' || true; rm -rf $work/cold $work/kubectl-cold"
+cat > "$work/fresh.sh" <<FRESH
+pkill -f '[h]ost optimize-cache' || true
+rm -rf $work/cold $work/kubectl-cold
+FRESH
+fresh="sh $work/fresh.sh"
+# Commands run without a shell (-N): hyperfine's shell correction is coarser than a warm
+# start. Environment variables are set with env(1).
 
 echo "## machine"
 echo "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r), $(rustc --version), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "guest $(stat -c %s "$guest") bytes"
 echo
 echo "## cold: get pods -n demo, nothing compiled or cached"
-set -- "KUBEWASM_CACHE_DIR=$work/cold $host $guest get pods -n demo" \
-    "KUBEWASM_CACHE_DIR=$work/cold $host --optimize-first-run $guest get pods -n demo" \
-    "KUBEWASM_CACHE_DIR=$work/cold KUBEWASM_PRECOMPILED_DIR=$work/precompiled $host $guest get pods -n demo"
+set -- "env KUBEWASM_CACHE_DIR=$work/cold $host $guest get pods -n demo" \
+    "env KUBEWASM_CACHE_DIR=$work/cold $host --optimize-first-run $guest get pods -n demo" \
+    "env KUBEWASM_CACHE_DIR=$work/cold KUBEWASM_PRECOMPILED_DIR=$work/precompiled $host $guest get pods -n demo"
 if command -v kubectl >/dev/null; then
     set -- "$@" "kubectl --cache-dir $work/kubectl-cold --kubeconfig $kubeconfig get pods -n demo"
 fi
-hyperfine --runs "$runs" --prepare "$fresh" --export-markdown "$work/cold.md" "$@" >/dev/null
+hyperfine -N --runs "$runs" --prepare "$fresh" --export-markdown "$work/cold.md" "$@" >/dev/null
 cat "$work/cold.md"
 echo
 echo "peak RSS (GNU time, one run each, empty caches):"
 for cmd in "$@"; do
-    sh -c "$fresh"
+    $fresh
     rss=$(/usr/bin/time -f %M sh -c "$cmd > /dev/null" 2>&1 >/dev/null | tail -1)
     echo "- $((rss / 1024)) MiB: \`$cmd\`"
 done
-sh -c "$fresh"
+$fresh
 echo
 echo "## warm: version (guest compiled by Cranelift and cached)"
 export KUBEWASM_CACHE_DIR=$work/warm
@@ -73,9 +79,9 @@ KUBEWASM_OPTIMIZE_FIRST_RUN=true $host $guest version >/dev/null
 set -- "$host $guest version" "$peer version default"
 if command -v kubectl >/dev/null; then
     mkdir -p "$work/kubectl-home"
-    set -- "$@" "HOME=$work/kubectl-home kubectl --kubeconfig $kubeconfig version"
+    set -- "$@" "env HOME=$work/kubectl-home kubectl --kubeconfig $kubeconfig version"
 fi
-hyperfine --warmup 5 --runs "$((runs * 2))" --export-markdown "$work/warm.md" "$@" >/dev/null
+hyperfine -N --warmup 5 --runs "$((runs * 2))" --export-markdown "$work/warm.md" "$@" >/dev/null
 cat "$work/warm.md"
 echo
 echo "peak RSS (GNU time, one run each):"

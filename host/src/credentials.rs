@@ -339,7 +339,7 @@ impl Credentials {
                 .merge(next)
                 .map_err(|e| CredentialError::ReadKubeconfig {
                     path: path.clone(),
-                    error: say_once(&e),
+                    error: crate::transport::error_chain(&e),
                 })?;
         }
         Ok(Some((merged, paths)))
@@ -408,7 +408,7 @@ impl Credentials {
             .await
             .map_err(|e| CredentialError::LoadKubeconfig {
                 files: files.to_string(),
-                error: say_once(&e),
+                error: crate::transport::error_chain(&e),
             })?;
 
         let auth = match &auth_info {
@@ -575,21 +575,6 @@ fn check_token_file(path: &Path) -> Result<(), CredentialError> {
         return Err(CredentialError::TokenFileWhitespace(path.to_path_buf()));
     }
     Ok(())
-}
-
-/// `error` and its causes joined with `: `, leaving out a cause its parent's message
-/// already includes (kube-client's errors often print their source and chain it too).
-fn say_once(error: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.last().is_some_and(|prev| prev.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The innermost cause of `error`: for kube-client's read errors, whose outer levels
