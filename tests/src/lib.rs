@@ -59,7 +59,8 @@
 //! (reads), `writes` (write verbs), `patch` (patch types), `managed` (managedFields),
 //! `admission` (defaulting, admission, validation), `schema` (Go field order, merge keys),
 //! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response` (headers, framing,
-//! gzip), `fixtures`, `bulk` (the generated bulk namespace).
+//! gzip), `fixtures`, `bulk` (the generated bulk namespace), `crd` (a CustomResourceDefinition's
+//! custom resources, not recorded: `crontabs.stable.example.com` in `demo`), `sha512`.
 //!
 //! ```no_run
 //! use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
