@@ -504,3 +504,202 @@ fn apply_of_a_file_without_a_granted_directory_says_how_to_grant_it() {
     );
     assert_eq!(out.code(), 0, "{out:?}");
 }
+
+const DEPLOYMENT_READER_ROLE: &str = "\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: deployment-reader
+  namespace: demo
+rules:
+- apiGroups: [\"apps\"]
+  resources: [\"deployments\"]
+  verbs: [\"get\", \"list\"]
+";
+
+const CRONTAB_READER_ROLE: &str = "\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: crontab-reader
+  namespace: demo
+rules:
+- apiGroups: [\"stable.example.com\"]
+  resources: [\"crontabs\"]
+  verbs: [\"get\", \"list\", \"watch\"]
+";
+
+fn audit_records(path: &std::path::Path) -> (String, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let records = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+        .collect();
+    (text, records)
+}
+
+#[test]
+fn role_policy_gets_discovery_from_the_implicit_system_discovery_grant() {
+    let cluster = Cluster::admin();
+    let policy = write_policy(&cluster, DEPLOYMENT_READER_ROLE);
+    let audit = cluster.home.path().join("audit.jsonl");
+    let out = cluster.run_with(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+        GUEST,
+        &["get", "deploy", "-n", "demo"],
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(!out.stderr.contains("Warning"), "{out:?}");
+    assert!(
+        cluster
+            .paths()
+            .iter()
+            .any(|p| p.starts_with("/apis/apps/v1/namespaces/demo/deployments")),
+        "{:?}",
+        cluster.paths()
+    );
+    let (text, records) = audit_records(&audit);
+    let discovery: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p == "/api" || p == "/apis" || p.starts_with("/apis?"))
+        })
+        .collect();
+    assert!(
+        !discovery.is_empty(),
+        "no discovery request audited: {text}"
+    );
+    for r in discovery {
+        assert_eq!(r["decision"], "allow", "{text}");
+        assert!(
+            r.to_string().contains("system:discovery"),
+            "discovery not attributed to the implicit grant: {r}"
+        );
+    }
+}
+
+#[test]
+fn role_policy_lists_custom_resources_by_short_name() {
+    let cluster = Cluster::admin();
+    let policy = write_policy(&cluster, CRONTAB_READER_ROLE);
+    let out = cluster.run_with(
+        &["--policy", policy.to_str().unwrap()],
+        GUEST,
+        &["get", "ct", "-n", "demo"],
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(!out.stderr.contains("Warning"), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{out:?}");
+    assert!(lines[0].starts_with("NAME"), "{out:?}");
+    assert!(lines[0].contains("AGE"), "{out:?}");
+    for (line, name) in lines[1..].iter().zip(["backup", "cache-warmer", "report"]) {
+        assert!(line.starts_with(name), "{out:?}");
+    }
+}
+
+#[test]
+fn without_implicit_discovery_a_role_falls_back_to_built_in_types_with_a_warning() {
+    let cluster = Cluster::admin();
+    let policy = write_policy(&cluster, DEPLOYMENT_READER_ROLE);
+    let policy = policy.to_str().unwrap();
+    let audit = cluster.home.path().join("audit.jsonl");
+    let out = cluster.run_with(
+        &[
+            "--policy",
+            policy,
+            "--no-implicit-discovery",
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+        GUEST,
+        &["get", "deploy", "-n", "demo"],
+    );
+    // Discovery is denied before it reaches the server; `deploy` is still resolved from the
+    // built-in types, so the list itself goes out and succeeds.
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("Warning: resource discovery failed (denied: get /api"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("using the built-in resource types of Kubernetes v1.36"),
+        "{out:?}"
+    );
+    assert_eq!(
+        cluster.paths(),
+        ["/apis/apps/v1/namespaces/demo/deployments?limit=500"]
+    );
+    let (text, records) = audit_records(&audit);
+    let api = records
+        .iter()
+        .find(|r| r["path"] == "/api")
+        .unwrap_or_else(|| panic!("no /api record in {text}"));
+    assert_eq!(api["decision"], "deny", "{text}");
+    assert!(!text.contains("system:discovery"), "{text}");
+
+    // A custom resource is only known through discovery.
+    let crontabs = write_policy(&cluster, CRONTAB_READER_ROLE);
+    let ct = cluster.run_with(
+        &[
+            "--policy",
+            crontabs.to_str().unwrap(),
+            "--no-implicit-discovery",
+        ],
+        GUEST,
+        &["get", "ct", "-n", "demo"],
+    );
+    assert_ne!(ct.code(), 0, "{ct:?}");
+    assert!(
+        ct.stderr.contains("Warning: resource discovery failed"),
+        "{ct:?}"
+    );
+}
+
+#[test]
+fn policy_check_names_the_implicit_discovery_grant_unless_turned_off() {
+    let cluster = Cluster::admin();
+    let policy = write_policy(&cluster, DEPLOYMENT_READER_ROLE);
+    let check = |extra: &[&str]| {
+        let mut cmd = crate::harness::host(cluster.home.path());
+        cmd.args(["policy", "check", "--policy"])
+            .arg(&policy)
+            .args(["--method", "GET", "--path", "/apis"])
+            .args(extra);
+        run(cmd)
+    };
+    let allowed = check(&[]);
+    assert_eq!(allowed.code(), 0, "{allowed:?}");
+    assert!(
+        allowed.stdout.starts_with("allow: get /apis\n"),
+        "{allowed:?}"
+    );
+    assert!(
+        allowed
+            .stdout
+            .contains("by implicit ClusterRoles system:discovery and system:public-info-viewer"),
+        "{allowed:?}"
+    );
+    assert!(
+        allowed.stdout.contains("implicit grant in this policy:"),
+        "{allowed:?}"
+    );
+    let denied = check(&["--no-implicit-discovery"]);
+    assert_eq!(denied.code(), 1, "{denied:?}");
+    assert!(
+        denied
+            .stdout
+            .starts_with("deny: denied: get /apis: no rule allows it"),
+        "{denied:?}"
+    );
+    assert!(!denied.stdout.contains("system:discovery"), "{denied:?}");
+}

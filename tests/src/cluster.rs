@@ -14,8 +14,10 @@ use serde_json::Value;
 
 use crate::fixtures::{self, Fixture};
 use crate::json::{self, go_string};
+use crate::schema;
 use crate::store::ResKey;
 use crate::table::{Printer, TableSpec, derived_columns};
+use crate::tree::Tree;
 
 /// One stored object.
 #[derive(Clone, Debug)]
@@ -102,6 +104,30 @@ impl Object {
         })
     }
 
+    /// Builds an object of a custom resource (unstructured): every object's keys sorted, the
+    /// list item keeps `kind`/`apiVersion`; `metadata_raw` is in `ObjectMeta` order, as the
+    /// server converts it for `PartialObjectMetadata` (Tables, metadata-only lists).
+    pub fn from_unstructured(raw: &str) -> Result<Object> {
+        let mut tree = Tree::parse(raw)?;
+        crate::crd::sort_keys(&mut tree);
+        let full_raw = tree.encode();
+        let kind = tree.str_at(&["kind"]).unwrap_or_default().to_string();
+        let api_version = tree.str_at(&["apiVersion"]).unwrap_or_default().to_string();
+        let mut meta = Tree::object();
+        meta.set(
+            "metadata",
+            tree.get("metadata").cloned().unwrap_or_else(Tree::object),
+        );
+        schema::canonicalize(&kind, &mut meta);
+        let mut o = Object::from_raw(&full_raw, &kind, &api_version)?;
+        o.item_raw = full_raw.clone();
+        o.full_raw = full_raw;
+        if let Some(m) = meta.get("metadata") {
+            o.metadata_raw = m.encode();
+        }
+        Ok(o)
+    }
+
     /// The key relative to a list: the name inside one namespace, else `namespace/name`.
     pub fn list_key(&self, single_namespace: bool) -> &str {
         if single_namespace {
@@ -165,6 +191,8 @@ pub struct Collection {
     pub table: TableSpec,
     /// Field labels `fieldSelector` accepts.
     pub field_labels: Vec<&'static str>,
+    /// A custom resource: served as unstructured JSON (keys sorted, see [`crate::crd`]).
+    pub unstructured: bool,
 }
 
 impl Collection {
@@ -190,6 +218,15 @@ impl Collection {
     /// Where objects of this collection are stored.
     pub fn res_key(&self) -> ResKey {
         ResKey::new(&self.group, &self.resource)
+    }
+
+    /// An object of this collection from its JSON (with or without `kind`/`apiVersion`).
+    pub fn object_from_raw(&self, raw: &str) -> Result<Object> {
+        if self.unstructured {
+            Object::from_unstructured(raw)
+        } else {
+            Object::from_raw(raw, &self.kind, &self.api_version())
+        }
     }
 
     /// The store key of an object (`namespace/name`, or `name` when cluster-scoped).
@@ -224,6 +261,8 @@ pub struct Cluster {
     pub recorded: HashMap<ResKey, Vec<Object>>,
     /// The recorded watch of pods in `demo` (`watch-pods-demo.http`), in order.
     pub recorded_events: Vec<WatchEvent>,
+    /// The `/apis` documents as served (recorded, plus the CRD's group).
+    pub discovery: crate::crd::ServedDiscovery,
 }
 
 /// Field labels the API server accepts for pods (`pkg/registry/core/pod/strategy.go`).
@@ -291,6 +330,7 @@ impl Cluster {
             recorded_rv,
             recorded: HashMap::new(),
             recorded_events: Vec::new(),
+            discovery: Default::default(),
         };
         for g in json::array_items(json::required_field(body("apis.http")?, "groups")?)? {
             let v: Value = serde_json::from_str(g)?;
@@ -350,6 +390,13 @@ impl Cluster {
         let sas = cluster.core_mut("serviceaccounts")?;
         sas.table.printer = Printer::ServiceAccount;
         sas.table.columns = derived_columns(&pod_columns, Printer::ServiceAccount)?;
+
+        cluster.discovery = crate::crd::install(
+            &mut cluster,
+            &pod_columns,
+            body("apis.http")?,
+            body("discovery-aggregated-apis.http")?,
+        )?;
 
         cluster.fixtures = fixtures;
         Ok(cluster)
@@ -453,7 +500,7 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn collection_from_discovery(
+pub(crate) fn collection_from_discovery(
     group: &str,
     version: &str,
     r: &Value,
@@ -516,6 +563,7 @@ fn collection_from_discovery(
             recorded: HashMap::new(),
         },
         field_labels: DEFAULT_FIELDS.to_vec(),
+        unstructured: false,
         resource,
     })
 }

@@ -50,26 +50,50 @@ pub fn non_resource(shared: &Shared, call: &Call<'_>) -> Handled {
                 recorded("healthz.http")
             }
         }
-        "/api" | "/apis" => {
+        "/api" => {
             let aggregated = wants_aggregated(call.header("accept"));
-            let name = match (path, aggregated) {
-                ("/api", false) => "api.http",
-                ("/api", true) => "discovery-aggregated-api.http",
-                (_, false) => "apis.http",
-                (_, true) => "discovery-aggregated-apis.http",
+            let name = if aggregated {
+                "discovery-aggregated-api.http"
+            } else {
+                "api.http"
             };
             let f = shared.cluster.fixture(name)?;
-            if let (Some(tag), Some(seen)) = (f.header("etag"), call.header("if-none-match"))
-                && tag == seen
-            {
-                let mut r = shared.recorded(ctx, name);
-                r.status = 304;
-                r.body = crate::response::ResponseBody::Empty;
-                r.headers
-                    .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            if let Some(r) = not_modified(shared, call, f.header("etag"), name) {
                 return Ok(r);
             }
             recorded(name)
+        }
+        // The recorded documents with the CRD's group added (`crate::crd`).
+        "/apis" => {
+            let served = &shared.cluster.discovery;
+            if wants_aggregated(call.header("accept")) {
+                let name = "discovery-aggregated-apis.http";
+                let etag = served.aggregated_apis_etag.as_str();
+                if let Some(r) = not_modified(shared, call, Some(etag), name) {
+                    return Ok(r);
+                }
+                let f = shared.cluster.fixture(name)?;
+                let mut r = crate::response::Reply::with_template(
+                    ctx,
+                    &f,
+                    200,
+                    served.aggregated_apis.clone(),
+                );
+                for (n, v) in r.headers.iter_mut() {
+                    if n.eq_ignore_ascii_case("etag") {
+                        *v = etag.to_string();
+                    }
+                }
+                Ok(r)
+            } else {
+                let f = shared.cluster.fixture("apis.http")?;
+                Ok(crate::response::Reply::with_template(
+                    ctx,
+                    &f,
+                    200,
+                    served.apis.clone(),
+                ))
+            }
         }
         "/api/v1" => recorded("api-v1.http"),
         "/apis/apps/v1" => recorded("apis-apps-v1.http"),
@@ -94,6 +118,30 @@ pub fn non_resource(shared: &Shared, call: &Call<'_>) -> Handled {
             Err(Fail::Recorded("error-404-unknown-resource.http"))
         }
     }
+}
+
+/// A 304 (headers of `name`, no body) when `If-None-Match` is the document's `ETag`.
+fn not_modified(
+    shared: &Shared,
+    call: &Call<'_>,
+    etag: Option<&str>,
+    name: &str,
+) -> Option<crate::response::Reply> {
+    let (tag, seen) = (etag?, call.header("if-none-match")?);
+    if tag != seen {
+        return None;
+    }
+    let mut r = shared.recorded(&call.ctx, name);
+    r.status = 304;
+    r.body = crate::response::ResponseBody::Empty;
+    r.headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+    for (n, v) in r.headers.iter_mut() {
+        if n.eq_ignore_ascii_case("etag") {
+            *v = tag.to_string();
+        }
+    }
+    Some(r)
 }
 
 /// The recorded check list (`readyz?verbose`), with the closing line naming the endpoint.

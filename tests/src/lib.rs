@@ -59,7 +59,8 @@
 //! (reads), `writes` (write verbs), `patch` (patch types), `managed` (managedFields),
 //! `admission` (defaulting, admission, validation), `schema` (Go field order, merge keys),
 //! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response` (headers, framing,
-//! gzip), `fixtures`, `bulk` (the generated bulk namespace).
+//! gzip), `fixtures`, `bulk` (the generated bulk namespace), `crd` (a CustomResourceDefinition's
+//! custom resources, not recorded: `crontabs.stable.example.com` in `demo`), `sha512`.
 //!
 //! ```no_run
 //! use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
@@ -85,6 +86,7 @@ mod auth;
 mod bulk;
 mod clock;
 mod cluster;
+mod crd;
 mod discovery;
 mod json;
 mod lists;
@@ -94,6 +96,7 @@ mod patch;
 mod response;
 mod schema;
 mod selectors;
+mod sha512;
 mod store;
 mod table;
 mod tree;

@@ -377,6 +377,15 @@ pub fn list(
         select(&store, coll, namespace, &q)?
     };
     let body = match format {
+        Format::Json if coll.unstructured => crate::crd::unstructured_list(
+            &coll.kind,
+            &coll.api_version(),
+            &crate::crd::unstructured_list_meta(&meta).map_err(Fail::Internal)?,
+            &items
+                .iter()
+                .map(|o| o.item_raw.as_str())
+                .collect::<Vec<_>>(),
+        ),
         Format::Json => format!(
             "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{meta},\"items\":[{}]}}\n",
             go_string(&format!("{}List", coll.kind)),

@@ -53,6 +53,8 @@ pub enum Printer {
     ServiceAccount,
     /// The API server's default convertor: NAME, CREATED AT.
     Default,
+    /// apiextensions' convertor for a CRD without printer columns: NAME, AGE (type date).
+    CustomResource,
 }
 
 /// Columns and row sources for one resource.
@@ -155,6 +157,8 @@ impl TableSpec {
             ],
             // The default convertor puts the raw timestamp in a "date" column.
             Printer::Default => vec![Cell::S(name), Cell::S(created.unwrap_or("").to_string())],
+            // `cellForJSONValue("date", ...)`: `ConvertToHumanReadableDateType`, the age.
+            Printer::CustomResource => vec![Cell::S(name), Cell::S(clock::age(created, now))],
         };
         Ok((cells_json(&cells), None))
     }
@@ -463,6 +467,10 @@ pub fn derived_columns(pod_columns: &str, printer: Printer) -> Result<String> {
                 "[{name_col},{}]",
                 col("Created At", "date", age_desc)
             ));
+        }
+        // `serveDefaultColumnsIfEmpty`: Age, type date, creationTimestamp's description.
+        Printer::CustomResource => {
+            return Ok(format!("[{name_col},{}]", col("Age", "date", age_desc)));
         }
         Printer::Pod | Printer::RecordedOnly => bail!("{printer:?} columns are recorded"),
     };

@@ -494,7 +494,16 @@ fn discovery_serves_legacy_aggregated_and_derived_documents() {
     let s = server();
     assert_eq!(get(&s, "/api", ADMIN).text(), recorded("api.http"));
     assert_eq!(get(&s, "/api/v1", ADMIN).text(), recorded("api-v1.http"));
-    assert_eq!(get(&s, "/apis", ADMIN).text(), recorded("apis.http"));
+    // `/apis` is the recorded list with the CRD's group added last.
+    let apis = recorded("apis.http");
+    let served = get(&s, "/apis", ADMIN);
+    let (head, _) = apis.trim_end().split_at(apis.trim_end().len() - 2);
+    assert!(served.text().starts_with(head), "{}", served.text());
+    assert!(
+        served
+            .text()
+            .ends_with(&format!(",{}]}}\n", crate::crd::LEGACY_GROUP))
+    );
     assert_eq!(
         get(&s, "/apis/apps/v1", ADMIN).text(),
         recorded("apis-apps-v1.http")
@@ -504,7 +513,15 @@ fn discovery_serves_legacy_aggregated_and_derived_documents() {
         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
     );
     let agg = get_with(&s, "/apis", ADMIN, &[accept]);
-    assert_eq!(agg.text(), recorded("discovery-aggregated-apis.http"));
+    let recorded_agg = recorded("discovery-aggregated-apis.http");
+    assert_eq!(
+        agg.text(),
+        format!(
+            "{},{}]}}\n",
+            &recorded_agg[..recorded_agg.trim_end().len() - 2],
+            crate::crd::AGGREGATED_GROUP
+        )
+    );
     assert_eq!(
         agg.header("content-type"),
         Some("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
@@ -915,4 +932,204 @@ fn stopping_the_server_closes_the_port() {
     let addr = s.addr();
     drop(s);
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+const AGGREGATED: (&str, &str) = (
+    "Accept",
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+);
+
+#[test]
+fn crd_group_is_served_by_aggregated_and_legacy_discovery() {
+    let s = server();
+    let agg = get_with(&s, "/apis", ADMIN, &[AGGREGATED]);
+    assert_eq!(agg.status, 200);
+    let etag = agg.header("etag").unwrap().to_string();
+    assert_ne!(
+        etag,
+        fixtures::get("discovery-aggregated-apis.http")
+            .unwrap()
+            .header("etag")
+            .unwrap(),
+        "the served document changed, so did its ETag"
+    );
+    assert_eq!(
+        get_with(&s, "/apis", ADMIN, &[AGGREGATED, ("If-None-Match", &etag)]).status,
+        304
+    );
+    let agg = agg.json();
+    let group = agg["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(group["metadata"]["name"], "stable.example.com");
+    let r = &group["versions"][0]["resources"][0];
+    assert_eq!(group["versions"][0]["version"], "v1");
+    assert_eq!(r["resource"], "crontabs");
+    assert_eq!(r["singularResource"], "crontab");
+    assert_eq!(r["scope"], "Namespaced");
+    assert_eq!(r["shortNames"], serde_json::json!(["ct"]));
+    // CRDs name their group and version in responseKind; built-in groups leave them empty.
+    assert_eq!(
+        r["responseKind"],
+        serde_json::json!({"group": "stable.example.com", "version": "v1", "kind": "CronTab"})
+    );
+
+    let legacy = get(&s, "/apis", ADMIN).json();
+    let g = legacy["groups"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(g["name"], "stable.example.com");
+    assert_eq!(
+        g["preferredVersion"]["groupVersion"],
+        "stable.example.com/v1"
+    );
+
+    let group = get(&s, "/apis/stable.example.com", ADMIN);
+    assert_eq!(
+        group.text(),
+        "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",\"name\":\"stable.example.com\",\"versions\":[{\"groupVersion\":\"stable.example.com/v1\",\"version\":\"v1\"}],\"preferredVersion\":{\"groupVersion\":\"stable.example.com/v1\",\"version\":\"v1\"}}\n"
+    );
+    let list = get(&s, "/apis/stable.example.com/v1", ADMIN);
+    assert_eq!(
+        list.text(),
+        "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"stable.example.com/v1\",\"resources\":[{\"name\":\"crontabs\",\"singularName\":\"crontab\",\"namespaced\":true,\"kind\":\"CronTab\",\"verbs\":[\"delete\",\"deletecollection\",\"get\",\"list\",\"patch\",\"create\",\"update\",\"watch\"],\"shortNames\":[\"ct\"]}]}\n"
+    );
+    assert_eq!(get(&s, "/apis/stable.example.com/v2", ADMIN).status, 404);
+}
+
+#[test]
+fn crontabs_list_and_get_as_unstructured_json() {
+    let s = server();
+    let list = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs",
+        ADMIN,
+    );
+    assert_eq!(list.status, 200);
+    let text = list.text();
+    assert!(
+        text.starts_with("{\"apiVersion\":\"stable.example.com/v1\",\"items\":[{\"apiVersion\":\"stable.example.com/v1\",\"kind\":\"CronTab\",\"metadata\":{\"creationTimestamp\":"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("],\"kind\":\"CronTabList\",\"metadata\":{\"continue\":\"\",\"resourceVersion\":\"8384\"}}\n"),
+        "{text}"
+    );
+    let v = list.json();
+    assert_eq!(names(&v, "items"), ["backup", "cache-warmer", "report"]);
+
+    let all = get(&s, "/apis/stable.example.com/v1/crontabs", ADMIN).json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    let other = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/kube-system/crontabs",
+        ADMIN,
+    )
+    .json();
+    assert_eq!(other["items"].as_array().unwrap().len(), 0);
+
+    let page = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs?limit=2",
+        ADMIN,
+    )
+    .json();
+    assert_eq!(names(&page, "items"), ["backup", "cache-warmer"]);
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    let next = page["metadata"]["continue"].as_str().unwrap().to_string();
+    let rest = get(
+        &s,
+        &format!("/apis/stable.example.com/v1/namespaces/demo/crontabs?limit=2&continue={next}"),
+        ADMIN,
+    )
+    .json();
+    assert_eq!(names(&rest, "items"), ["report"]);
+    assert_eq!(rest["metadata"]["continue"], "");
+
+    let labelled = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs?labelSelector=team%3Dweb",
+        ADMIN,
+    )
+    .json();
+    assert_eq!(names(&labelled, "items"), ["cache-warmer"]);
+
+    let one = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs/backup",
+        ADMIN,
+    );
+    assert_eq!(one.status, 200);
+    assert_eq!(one.text(), format!("{}\n", crate::crd::CRONTABS[0]));
+    let missing = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs/nope",
+        ADMIN,
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["details"]["group"], "stable.example.com");
+}
+
+#[test]
+fn crontabs_table_has_name_and_age_columns_of_the_crd_convertor() {
+    let s = server();
+    let t = get_with(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs",
+        ADMIN,
+        &[TABLE],
+    )
+    .json();
+    assert_eq!(t["kind"], "Table");
+    let cols = t["columnDefinitions"].as_array().unwrap();
+    let col_names: Vec<&str> = cols.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(col_names, ["Name", "Age"]);
+    assert_eq!(cols[0]["format"], "name");
+    assert_eq!(cols[1]["type"], "date");
+    assert!(
+        cols[1]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("CreationTimestamp is a timestamp")
+    );
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    // Created 1m19s..1m22s before the recorded "now" (15:27:03).
+    assert_eq!(rows[0]["cells"], serde_json::json!(["backup", "82s"]));
+    assert_eq!(rows[2]["cells"], serde_json::json!(["report", "79s"]));
+    let meta = &rows[0]["object"];
+    assert_eq!(meta["kind"], "PartialObjectMetadata");
+    assert_eq!(meta["metadata"]["name"], "backup");
+
+    let one = get_with(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs/report",
+        ADMIN,
+        &[TABLE],
+    )
+    .json();
+    assert_eq!(one["rows"][0]["cells"][0], "report");
+}
+
+#[test]
+fn crontabs_watch_sends_initial_events_then_a_sorted_bookmark() {
+    let s = server();
+    let r = get(
+        &s,
+        "/apis/stable.example.com/v1/namespaces/demo/crontabs?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+        ADMIN,
+    );
+    assert_eq!(r.status, 200);
+    let lines: Vec<&str> = r.text().lines().collect();
+    assert!(lines.len() >= 4, "{}", r.text());
+    // Any later lines are the periodic bookmarks of a watch that stays open.
+    assert!(
+        lines[4..]
+            .iter()
+            .all(|l| l.starts_with("{\"type\":\"BOOKMARK\""))
+    );
+    for (line, raw) in lines.iter().zip(crate::crd::CRONTABS) {
+        assert_eq!(*line, format!("{{\"type\":\"ADDED\",\"object\":{raw}}}"));
+    }
+    assert!(
+        lines[3].starts_with("{\"type\":\"BOOKMARK\",\"object\":{\"apiVersion\":\"stable.example.com/v1\",\"kind\":\"CronTab\",\"metadata\":{\"annotations\":{\"k8s.io/initial-events-end\":\"true\"},\"resourceVersion\":"),
+        "{}",
+        lines[3]
+    );
 }

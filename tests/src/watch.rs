@@ -111,7 +111,7 @@ fn bookmark_object(coll: &Collection, rv: u64, initial_events_end: bool) -> Resu
         go_string(&coll.api_version()),
         go_string(&rv.to_string())
     );
-    Ok(Object::from_raw(&raw, &coll.kind, &coll.api_version())?)
+    Ok(coll.object_from_raw(&raw)?)
 }
 
 /// Replaces the object's `metadata.resourceVersion` (the first one in the document).
@@ -119,7 +119,7 @@ fn with_resource_version(coll: &Collection, o: &Object, rv: &str) -> Result<Obje
     let old = format!("\"resourceVersion\":{}", go_string(&o.resource_version));
     let new = format!("\"resourceVersion\":{}", go_string(rv));
     let raw = o.full_raw.replacen(&old, &new, 1);
-    Ok(Object::from_raw(&raw, &coll.kind, &coll.api_version())?)
+    Ok(coll.object_from_raw(&raw)?)
 }
 
 /// Which objects a watch sees.

@@ -238,11 +238,7 @@ fn set_meta(coll: &Collection, obj: &mut Tree, key: &str, value: Tree) {
 /// Encodes a tree as the stored object.
 fn to_object(coll: &Collection, mut tree: Tree) -> Result<Object, Fail> {
     schema::canonicalize(&coll.kind, &mut tree);
-    Ok(Object::from_raw(
-        &tree.encode(),
-        &coll.kind,
-        &coll.api_version(),
-    )?)
+    Ok(coll.object_from_raw(&tree.encode())?)
 }
 
 fn stored_tree(o: &Object) -> Result<Tree, Fail> {
