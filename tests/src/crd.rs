@@ -73,10 +73,10 @@ pub fn aggregated_etag(body: &str) -> Result<String> {
         .find("\"metadata\":")
         .ok_or_else(|| anyhow!("aggregated discovery without metadata"))?;
     let untyped = format!("{{{}", &body[at..]);
-    Ok(format!(
-        "\"{}\"",
-        crate::sha512::hex_upper(untyped.as_bytes())
-    ))
+    use sha2::Digest;
+    let digest = sha2::Sha512::digest(untyped.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    Ok(format!("\"{hex}\""))
 }
 
 /// Adds the CRD's collection, group and objects to the cluster; returns the served `/apis`

@@ -60,7 +60,7 @@
 //! `admission` (defaulting, admission, validation), `schema` (Go field order, merge keys),
 //! `tree` (ordered JSON), `faults`, `table`, `selectors`, `auth`, `response` (headers, framing,
 //! gzip), `fixtures`, `bulk` (the generated bulk namespace), `crd` (a CustomResourceDefinition's
-//! custom resources, not recorded: `crontabs.stable.example.com` in `demo`), `sha512`.
+//! custom resources, not recorded: `crontabs.stable.example.com` in `demo`).
 //!
 //! ```no_run
 //! use kubewasm_tests::{FakeApiServer, KubeconfigAuth, ServerConfig};
@@ -96,7 +96,6 @@ mod patch;
 mod response;
 mod schema;
 mod selectors;
-mod sha512;
 mod store;
 mod table;
 mod tree;
