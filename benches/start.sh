@@ -16,9 +16,11 @@ cd "$(dirname "$0")/.."
 
 runs=${BENCH_RUNS:-20}
 command -v hyperfine >/dev/null || { echo "error: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-cargo build --quiet --release --target wasm32-wasip2 -p kubewasm-guest
-cargo build --quiet --release -p kubewasm-host --bin host --example bench_embed --example kube_rs_peer
-cargo build --quiet --release -p kubewasm-tests --bin demo-apiserver
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then   # set it to measure the binaries already built
+    cargo build --quiet --release --target wasm32-wasip2 -p kubewasm-guest
+    cargo build --quiet --release -p kubewasm-host --bin host --example bench_embed --example kube_rs_peer
+    cargo build --quiet --release -p kubewasm-tests --bin demo-apiserver
+fi
 
 work=$(mktemp -d)
 cleanup() {
