@@ -206,10 +206,17 @@ impl PendingAudit {
     /// refused as unreadable is audited with what the guest sent.
     fn begin(request: &api::Request) -> Self {
         let start = Instant::now();
+        // A path over `--max-path-bytes` is refused; its record keeps the start of it.
+        const AUDITED_PATH: usize = 4096;
+        let path = &request.path_and_query;
+        let path = match path.char_indices().nth(AUDITED_PATH) {
+            Some((cut, _)) => format!("{}... ({} bytes)", &path[..cut], path.len()),
+            None => path.clone(),
+        };
         let record = AuditRecord {
             time: now_rfc3339(),
             verb: method_name(request.method).to_lowercase(),
-            path: request.path_and_query.clone(),
+            path,
             decision: "allow",
             ..AuditRecord::default()
         };
@@ -294,7 +301,25 @@ impl KubeCtx {
         request: api::Request,
         record: &mut AuditRecord,
     ) -> Result<Reply, ErrorCode> {
-        let info = self.authorize(&request, record)?;
+        let checked = self
+            .limits
+            .check_request(
+                &request.path_and_query,
+                &request.headers,
+                request.body.as_deref(),
+            )
+            .map_err(ErrorCode::LimitExceeded)
+            .and_then(|()| self.authorize(&request, record));
+        let info = match checked {
+            Ok(info) => info,
+            Err(refusal) => {
+                // A refusal sends nothing, but it is not free: it takes its turn at
+                // `--qps`/`--burst` like a request that is sent, so a guest that keeps
+                // asking for what it may not have is slowed to the rate it may send at.
+                self.rate.acquire().await;
+                return Err(refusal);
+            }
+        };
         let streaming = info.verb == "watch"
             || (info.subresource == "log" && has_true_param(&request.path_and_query, "follow"));
         let discovery = self.discovery_lookup(&request);

@@ -276,9 +276,27 @@ struct SandboxArgs {
     #[arg(long, value_name = "N", default_value_t = 50.0)]
     qps: f64,
 
-    /// Requests the guest may send in a burst above --qps.
+    /// Requests the guest may send in a burst above --qps. Refused and denied requests
+    /// take their turn too, so a flood of them is slowed like any other.
     #[arg(long, value_name = "N", default_value_t = 100)]
     burst: u32,
+
+    /// Largest request body the guest may send (kube-apiserver refuses over 3Mi).
+    #[arg(long, value_name = "SIZE", default_value = "3Mi", value_parser = limits::parse_bytes)]
+    max_request_body_bytes: u64,
+
+    /// Largest request head: header names and values plus path and query (Go's and
+    /// kube-apiserver's limit is 1Mi).
+    #[arg(long, value_name = "SIZE", default_value = "1Mi", value_parser = limits::parse_bytes)]
+    max_request_header_bytes: u64,
+
+    /// Most headers on one request (kubectl sends fewer than ten).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_request_headers: usize,
+
+    /// Longest path and query of one request.
+    #[arg(long, value_name = "SIZE", default_value = "64Ki", value_parser = limits::parse_bytes)]
+    max_path_bytes: u64,
 
     /// Give the guest read-only access to a host directory, seen as GUEST (default: the
     /// same path). The guest has no filesystem otherwise.
@@ -306,6 +324,10 @@ impl SandboxArgs {
             max_streams: self.max_streams,
             qps: self.qps,
             burst: self.burst,
+            max_request_body_bytes: self.max_request_body_bytes,
+            max_request_header_bytes: self.max_request_header_bytes,
+            max_request_headers: self.max_request_headers,
+            max_path_bytes: self.max_path_bytes,
         })
     }
 

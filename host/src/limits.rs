@@ -1,5 +1,6 @@
 //! Limits on what one guest may consume: memory, CPU time, wall time, response bytes,
-//! concurrent streams and request rate.
+//! concurrent streams, request rate (refused requests included), and the size of each
+//! request it sends (headers, path, body).
 //!
 //! Each limit has a safe default and a flag; breaking one stops the guest (or fails the
 //! request) with a message naming the limit and its flag, never the host.
@@ -31,6 +32,75 @@ pub struct Limits {
     pub qps: f64,
     /// Requests allowed in a burst above `qps` (`--burst`, default 100).
     pub burst: u32,
+    /// Largest request body (`--max-request-body-bytes`, default 3 MiB: kube-apiserver
+    /// refuses larger ones).
+    pub max_request_body_bytes: u64,
+    /// Largest total of the request's header names and values plus its path and query
+    /// (`--max-request-header-bytes`, default 1 MiB: Go's `http.DefaultMaxHeaderBytes`,
+    /// which kube-apiserver serves with).
+    pub max_request_header_bytes: u64,
+    /// Most headers on one request (`--max-request-headers`, default 64; kubectl sends
+    /// fewer than ten).
+    pub max_request_headers: usize,
+    /// Longest path and query (`--max-path-bytes`, default 64 KiB).
+    pub max_path_bytes: u64,
+}
+
+impl Limits {
+    /// Refuses a request that is larger than these limits allow, naming the limit and its
+    /// flag; checked before the host copies or parses any of it.
+    pub fn check_request(
+        &self,
+        path_and_query: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let over = |what: &str, size: u64, limit: u64, flag: &str| {
+            format!(
+                "the request's {what} is {size} bytes, over the limit of {} ({flag})",
+                format_bytes(limit)
+            )
+        };
+        let path = path_and_query.len() as u64;
+        if path > self.max_path_bytes {
+            return Err(over(
+                "path and query",
+                path,
+                self.max_path_bytes,
+                "--max-path-bytes",
+            ));
+        }
+        if headers.len() > self.max_request_headers {
+            return Err(format!(
+                "the request has {} headers, over the limit of {} (--max-request-headers)",
+                headers.len(),
+                self.max_request_headers
+            ));
+        }
+        let header_bytes = path
+            + headers
+                .iter()
+                .map(|(n, v)| (n.len() + v.len()) as u64)
+                .sum::<u64>();
+        if header_bytes > self.max_request_header_bytes {
+            return Err(over(
+                "head (headers and path)",
+                header_bytes,
+                self.max_request_header_bytes,
+                "--max-request-header-bytes",
+            ));
+        }
+        let body = body.map_or(0, |b| b.len() as u64);
+        if body > self.max_request_body_bytes {
+            return Err(over(
+                "body",
+                body,
+                self.max_request_body_bytes,
+                "--max-request-body-bytes",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
@@ -43,6 +113,10 @@ impl Default for Limits {
             max_streams: 16,
             qps: 50.0,
             burst: 100,
+            max_request_body_bytes: 3 << 20,
+            max_request_header_bytes: 1 << 20,
+            max_request_headers: 64,
+            max_path_bytes: 64 << 10,
         }
     }
 }
@@ -279,6 +353,44 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_limits_pass_at_the_limit_and_refuse_one_byte_over_naming_the_flag() {
+        let limits = Limits::default();
+        let header = |n: usize| vec![("x-a".to_string(), "v".repeat(n))];
+        // Body: 3 MiB passes, one byte more does not.
+        let body = vec![0u8; 3 << 20];
+        assert!(limits.check_request("/api", &[], Some(&body)).is_ok());
+        let body = vec![0u8; (3 << 20) + 1];
+        let err = limits.check_request("/api", &[], Some(&body)).unwrap_err();
+        assert!(
+            err.contains("--max-request-body-bytes") && err.contains("3Mi"),
+            "{err}"
+        );
+        // Head: path plus header names and values, 1 MiB in all.
+        let at = (1 << 20) - "/api".len() - "x-a".len();
+        assert!(limits.check_request("/api", &header(at), None).is_ok());
+        let err = limits
+            .check_request("/api", &header(at + 1), None)
+            .unwrap_err();
+        assert!(err.contains("--max-request-header-bytes"), "{err}");
+        // Header count.
+        let many: Vec<_> = (0..64).map(|i| (format!("x-{i}"), String::new())).collect();
+        assert!(limits.check_request("/api", &many, None).is_ok());
+        let more: Vec<_> = (0..65).map(|i| (format!("x-{i}"), String::new())).collect();
+        let err = limits.check_request("/api", &more, None).unwrap_err();
+        assert!(
+            err.contains("65 headers") && err.contains("--max-request-headers"),
+            "{err}"
+        );
+        // Path and query.
+        let path = format!("/api?{}", "a".repeat((64 << 10) - 5));
+        assert!(limits.check_request(&path, &[], None).is_ok());
+        let err = limits
+            .check_request(&format!("{path}a"), &[], None)
+            .unwrap_err();
+        assert!(err.contains("--max-path-bytes"), "{err}");
+    }
 
     #[test]
     fn parses_kubernetes_style_sizes() {

@@ -176,6 +176,9 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
 
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    // Without it a second request on the connection (discovery, then the list) can wait
+    // for the server's delayed ACK: ~40 ms, measured on a fresh-cache `get pods`.
+    http.set_nodelay(true);
     http.set_connect_timeout(config.connect_timeout);
     let tls = config.rustls_client_config()?;
     let mut https = hyper_rustls::HttpsConnectorBuilder::new()

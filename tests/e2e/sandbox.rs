@@ -703,3 +703,61 @@ fn policy_check_names_the_implicit_discovery_grant_unless_turned_off() {
     );
     assert!(!denied.stdout.contains("system:discovery"), "{denied:?}");
 }
+
+#[test]
+fn request_side_limits_refuse_one_byte_over_and_name_the_flag() {
+    let cluster = Cluster::admin();
+    let path = "/api/v1/namespaces/demo/configmaps";
+    let big = |count: &str, size: &str, body: &str| {
+        adversary_line(
+            &cluster,
+            &["--policy", "unrestricted"],
+            &["big-request", count, size, body, path],
+        )
+    };
+    for (args, flag) in [
+        (["0", "0", "3145729"], "--max-request-body-bytes"),
+        (["65", "1", "0"], "--max-request-headers"),
+        (["20", "60000", "0"], "--max-request-header-bytes"),
+    ] {
+        let line = big(args[0], args[1], args[2]);
+        assert!(
+            line.starts_with("error limit-exceeded:") && line.contains(flag),
+            "{args:?}: {line}"
+        );
+    }
+    let long_path = format!(
+        "/api/v1/namespaces/demo/pods?labelSelector={}",
+        "a".repeat(70_000)
+    );
+    let line = adversary_line(&cluster, &[], &["request", "GET", &long_path]);
+    assert!(line.contains("--max-path-bytes"), "{line}");
+    assert!(
+        cluster.server.requests().is_empty(),
+        "an oversized request reached the server: {:?}",
+        cluster.paths()
+    );
+    // At the limits the request goes through (the server answers it).
+    let line = big("64", "1", "3145728");
+    assert!(line.starts_with("status "), "{line}");
+}
+
+#[test]
+fn refused_requests_take_their_turn_at_the_rate_limit() {
+    let cluster = Cluster::admin();
+    let started = std::time::Instant::now();
+    let line = adversary_line(
+        &cluster,
+        &["--qps", "20", "--burst", "1"],
+        &["flood", "21", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_eq!(line, "refused 21 of 21");
+    // 20 refusals past the burst at 20 per second: at least a second, as for requests
+    // that are sent (a lower bound on the pacing, not a speed measurement).
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(cluster.server.requests().is_empty());
+}

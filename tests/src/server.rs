@@ -562,6 +562,8 @@ async fn accept_loop(
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {
+                    // Go's net/http (kube-apiserver) sets TCP_NODELAY on every connection.
+                    tcp.set_nodelay(true).ok();
                     tokio::spawn(serve_connection(tcp, acceptor.clone(), shared.clone()));
                 }
                 Err(e) => {

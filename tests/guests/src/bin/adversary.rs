@@ -22,6 +22,13 @@ fn main() {
     let line = match args.first().map(String::as_str) {
         Some("request") => request(&args[1], &args[2], &args[3..]),
         Some("read-body") => read_body(&args[1]),
+        Some("flood") => flood(args[1].parse().unwrap_or(1), &args[2], &args[3]),
+        Some("big-request") => big_request(
+            args[1].parse().unwrap_or(0),
+            args[2].parse().unwrap_or(0),
+            args[3].parse().unwrap_or(0),
+            &args[4],
+        ),
         Some("hold-streams") => hold_streams(args[1].parse().unwrap_or(1), &args[2]),
         Some("read-file") => match std::fs::read(&args[1]) {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
@@ -100,6 +107,34 @@ fn send(
         headers,
         body: None,
     })
+}
+
+/// Sends the same request `n` times and counts how each ended.
+fn flood(n: usize, method_name: &str, path: &str) -> String {
+    let mut refused = 0;
+    for _ in 0..n {
+        if send(method_name, path, &[]).is_err() {
+            refused += 1;
+        }
+    }
+    format!("refused {refused} of {n}")
+}
+
+/// One POST with `count` headers of `size` bytes each and a body of `body` bytes.
+fn big_request(count: usize, size: usize, body: usize, path: &str) -> String {
+    let headers = (0..count)
+        .map(|i| (format!("x-big-{i}"), "v".repeat(size)))
+        .collect();
+    let result = api::send(&api::Request {
+        method: api::Method::Post,
+        path_and_query: path.to_string(),
+        headers,
+        body: (body > 0).then(|| vec![b' '; body]),
+    });
+    match result {
+        Ok(response) => format!("status {}", response.status),
+        Err(e) => format!("error {}", describe(&e)),
+    }
 }
 
 fn request(method_name: &str, path: &str, headers: &[String]) -> String {
