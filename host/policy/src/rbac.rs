@@ -257,9 +257,10 @@ const DEFAULT_EXCLUSIONS: &[Exclusion] = &[
 /// How to get past the default policy; a policy file replaces it entirely.
 const DEFAULT_HINT: &str = "pass --policy FILE with Role or ClusterRole rules that grant it";
 
-/// Non-resource URLs the default policy allows with GET: discovery, OpenAPI, version and
-/// health, the same set Kubernetes grants every user through `system:discovery` and
-/// `system:public-info-viewer`.
+/// Non-resource URLs the default read-only policy allows with GET: discovery, OpenAPI,
+/// version and health. This is [`IMPLICIT_DISCOVERY_URLS`] (what Kubernetes grants every
+/// user) plus the individual health checks (`/healthz/*`, `/readyz/*`, `/livez/*`), which
+/// are read-only and which `system:monitoring` grants upstream.
 pub const DISCOVERY_URLS: &[&str] = &[
     "/version",
     "/api",
