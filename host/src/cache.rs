@@ -160,12 +160,18 @@ fn create_key(root: &Path, path: &Path) -> anyhow::Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("failed to read the cache key {path:?}"))
 }
 
+/// The effective user id of this process: who the cache's files must belong to.
+#[cfg(unix)]
+fn this_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 #[cfg(unix)]
 fn check_private_file(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::symlink_metadata(path).with_context(|| format!("failed to inspect {path:?}"))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = this_uid();
     if !meta.file_type().is_file() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
         bail!(
             "the cache key {path:?} is not a private file of this user (it must be a regular file with mode 0600); remove the cache directory {:?}",
@@ -192,8 +198,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(unix)]
 pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = this_uid();
     let canonical =
         fs::canonicalize(dir).with_context(|| format!("the directory {dir:?} cannot be read"))?;
     for ancestor in canonical.ancestors() {
@@ -250,8 +255,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 fn check_private(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(dir).with_context(|| format!("failed to inspect {dir:?}"))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = this_uid();
     if meta.uid() != uid {
         bail!(
             "cache directory {dir:?} belongs to another user (uid {})",

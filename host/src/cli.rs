@@ -14,7 +14,7 @@ use crate::cache;
 use crate::credentials::{CredentialOptions, Credentials, ExecPluginPolicy};
 use crate::discovery::DiscoveryCache;
 use crate::engine::{
-    ComponentCache, EngineOptions, LoadOptions, Optimize, PrecompiledDir, compile_component,
+    ComponentCache, EngineOptions, LoadOptions, Optimize, PrecompiledDir, compile_wasm,
     load_component, new_engine, new_engine_with,
 };
 use crate::limits::{self, Limits};
@@ -454,7 +454,9 @@ fn policy_check(
 ) -> anyhow::Result<i32> {
     let policy = load_policy(policy, no_implicit_discovery)?;
     let info = RequestInfo::parse(method, path)?;
-    let mut text = match policy.decide(&info) {
+    let decision = policy.decide(&info);
+    let allowed = decision.is_allowed();
+    let mut text = match decision {
         Decision::Allow { rule_text, .. } => {
             format!("allow: {}\nby {rule_text}\n", info.describe())
         }
@@ -467,11 +469,7 @@ fn policy_check(
         ));
     }
     emit(&text)?;
-    Ok(if policy.decide(&info).is_allowed() {
-        0
-    } else {
-        1
-    })
+    Ok(if allowed { 0 } else { 1 })
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
@@ -642,15 +640,15 @@ fn compile(guest: &Path, output: Option<&Path>, out_dir: Option<&Path>) -> anyho
         baseline_cpu: true,
         ..EngineOptions::default()
     })?;
-    let compiled = compile_component(&engine, guest)?;
+    let wasm = std::fs::read(guest)
+        .with_context(|| format!("failed to read guest component {guest:?}"))?;
+    let compiled = compile_wasm(&engine, &wasm, guest)?;
     let output = match (output, out_dir) {
         (Some(output), _) => output.to_path_buf(),
         (None, Some(dir)) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("failed to create the directory {dir:?}"))?;
-            let wasm = std::fs::read(guest)
-                .with_context(|| format!("failed to read guest component {guest:?}"))?;
-            dir.join(format!("{}.cwasm", cache::sha256_hex(&wasm)))
+            dir.join(PrecompiledDir::file_name(&wasm))
         }
         (None, None) => anyhow::bail!("give -o OUT.cwasm or --out-dir DIR"),
     };

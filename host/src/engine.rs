@@ -181,7 +181,13 @@ impl PrecompiledDir {
 
     /// Where the compiled form of the component `wasm` is kept.
     pub fn artifact(&self, wasm: &[u8]) -> PathBuf {
-        self.dir.join(format!("{}.cwasm", cache::sha256_hex(wasm)))
+        self.dir.join(Self::file_name(wasm))
+    }
+
+    /// The file name of the compiled form of `wasm` (what `host compile --out-dir`
+    /// writes): the SHA-256 of its bytes.
+    pub fn file_name(wasm: &[u8]) -> String {
+        format!("{}.cwasm", cache::sha256_hex(wasm))
     }
 
     /// The compiled form of `wasm` if there is one that this engine can load. One that
@@ -210,9 +216,7 @@ impl PrecompiledDir {
 pub fn compile_component(engine: &Engine, path: &Path) -> anyhow::Result<Vec<u8>> {
     let wasm =
         fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
-    engine.precompile_component(&wasm).map_err(|e| {
-        anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
-    })
+    compile_wasm(engine, &wasm, path)
 }
 
 /// Where compiled components are kept: `components/` under a cache root such as
@@ -250,14 +254,7 @@ impl ComponentCache {
         if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
             return Ok(component);
         }
-        let compiled = compile(engine, wasm, wasm_path)?;
-        // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
-        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
-            anyhow::Error::from(e)
-                .context(format!("failed to load compiled component {wasm_path:?}"))
-        })?;
-        self.store(key.as_ref(), engine, wasm, compiled);
-        Ok(component)
+        self.compile_and_store(key.as_ref(), engine, wasm, wasm_path)
     }
 
     /// The fast first run: the optimized (Cranelift) entry if there is one; else the
@@ -287,18 +284,11 @@ impl ComponentCache {
             Some(component) => component,
             None => {
                 let started = std::time::Instant::now();
-                let compiled = compile(&winch, wasm, wasm_path)?;
+                let component = self.compile_and_store(Some(&key), &winch, wasm, wasm_path)?;
                 tracing::info!(
                     "compiled {wasm_path:?} with Winch in {:?} for this run; optimizing in the background",
                     started.elapsed()
                 );
-                // SAFETY: produced by `precompile_component` on this engine just now.
-                let component =
-                    unsafe { Component::deserialize(&winch, &compiled) }.map_err(|e| {
-                        anyhow::Error::from(e)
-                            .context(format!("failed to load compiled component {wasm_path:?}"))
-                    })?;
-                self.store(Some(&key), &winch, wasm, compiled);
                 component
             }
         };
@@ -334,7 +324,7 @@ impl ComponentCache {
     ) -> anyhow::Result<()> {
         let key = CacheKey::open(&self.root)?;
         if self.lookup(Some(&key), engine, wasm).is_none() {
-            let compiled = compile(engine, wasm, wasm_path)?;
+            let compiled = compile_wasm(engine, wasm, wasm_path)?;
             self.store(Some(&key), engine, wasm, compiled);
         }
         self.remove(winch, wasm);
@@ -377,6 +367,24 @@ impl ComponentCache {
             tracing::warn!("could not start the background optimization: {e}");
             fs::remove_file(&lock).ok();
         }
+    }
+
+    /// Compiles `wasm` with `engine`, loads the result and caches it.
+    fn compile_and_store(
+        &self,
+        key: Option<&CacheKey>,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_path: &Path,
+    ) -> anyhow::Result<Component> {
+        let compiled = compile_wasm(engine, wasm, wasm_path)?;
+        // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
+        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
+            anyhow::Error::from(e)
+                .context(format!("failed to load compiled component {wasm_path:?}"))
+        })?;
+        self.store(key, engine, wasm, compiled);
+        Ok(component)
     }
 
     fn key(&self) -> Option<CacheKey> {
@@ -441,7 +449,7 @@ pub enum Optimize {
 }
 
 /// Compiles `wasm` (read from `path`, for the message) with `engine`.
-fn compile(engine: &Engine, wasm: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn compile_wasm(engine: &Engine, wasm: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
     engine.precompile_component(wasm).map_err(|e| {
         anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
     })
