@@ -14,6 +14,7 @@
 # (`apt-get install hyperfine time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 runs=${BENCH_RUNS:-30}
 command -v hyperfine >/dev/null || { echo "error: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -107,10 +108,7 @@ for output in name json; do
     cat "$work/list-$output.md"
     echo
     echo "peak RSS (GNU time, one run each):"
-    for cmd in "$@"; do
-        rss=$(/usr/bin/time -f %M sh -c "$cmd > /dev/null" 2>&1 >/dev/null | tail -1)
-        echo "- $((rss / 1024)) MiB: \`$cmd\`"
-    done
+    peak_rss "$@"
     echo
 done
 echo "guest decoding, WebAssembly vs native, same bytes (best of 5):"

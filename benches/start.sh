@@ -13,6 +13,7 @@
 # it at another cluster. Needs hyperfine and GNU time (`apt-get install hyperfine time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 runs=${BENCH_RUNS:-20}
 command -v hyperfine >/dev/null || { echo "error: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -68,11 +69,7 @@ hyperfine -N --runs "$runs" --prepare "$fresh" --export-markdown "$work/cold.md"
 cat "$work/cold.md"
 echo
 echo "peak RSS (GNU time, one run each, empty caches):"
-for cmd in "$@"; do
-    $fresh
-    rss=$(/usr/bin/time -f %M sh -c "$cmd > /dev/null" 2>&1 >/dev/null | tail -1)
-    echo "- $((rss / 1024)) MiB: \`$cmd\`"
-done
+peak_rss --before "$fresh" "$@"
 $fresh
 echo
 echo "## warm: version (guest compiled by Cranelift and cached)"
@@ -87,10 +84,7 @@ hyperfine -N --warmup 5 --runs "$((runs * 2))" --export-markdown "$work/warm.md"
 cat "$work/warm.md"
 echo
 echo "peak RSS (GNU time, one run each):"
-for cmd in "$@"; do
-    rss=$(/usr/bin/time -f %M sh -c "$cmd > /dev/null" 2>&1 >/dev/null | tail -1)
-    echo "- $((rss / 1024)) MiB: \`$cmd\`"
-done
+peak_rss "$@"
 echo
 echo "## embedding: instantiations + one request each, vs kube-rs sequential requests"
 n=${BENCH_EMBED_N:-5000}
