@@ -192,21 +192,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
-/// Checks that native code may be loaded from the operator's directory `dir`: it exists,
-/// and neither it nor any directory above it can be changed by anyone but root or this
-/// user.
+/// Checks that native code may be loaded from the operator's `path` (a directory of
+/// precompiled guests, or one of them): it exists, and neither it (symlinks resolved) nor
+/// any directory above it can be changed by anyone but root or this user.
 #[cfg(unix)]
-pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn check_operator_path(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let uid = this_uid();
-    let canonical =
-        fs::canonicalize(dir).with_context(|| format!("the directory {dir:?} cannot be read"))?;
+    let canonical = fs::canonicalize(path).with_context(|| format!("{path:?} cannot be read"))?;
     for ancestor in canonical.ancestors() {
         let meta =
             fs::metadata(ancestor).with_context(|| format!("failed to inspect {ancestor:?}"))?;
         if meta.uid() != 0 && meta.uid() != uid {
             bail!(
-                "{ancestor:?} belongs to another user (uid {}); keep precompiled guests in a directory owned by root or by this user",
+                "{ancestor:?} belongs to another user (uid {}); keep precompiled guests where only root or this user can change them",
                 meta.uid()
             );
         }
@@ -224,10 +223,10 @@ pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks that native code may be loaded from `dir` (it exists).
+/// Checks that native code may be loaded from `path` (it exists).
 #[cfg(not(unix))]
-pub fn check_operator_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::metadata(dir).with_context(|| format!("the directory {dir:?} cannot be read"))?;
+pub fn check_operator_path(path: &Path) -> anyhow::Result<()> {
+    fs::metadata(path).with_context(|| format!("{path:?} cannot be read"))?;
     Ok(())
 }
 

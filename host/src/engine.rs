@@ -169,7 +169,7 @@ impl PrecompiledDir {
                 "the precompiled directory {dir:?} is a relative path; give an absolute one"
             );
         }
-        cache::check_operator_dir(&dir)
+        cache::check_operator_path(&dir)
             .with_context(|| format!("cannot load precompiled guests from {dir:?}"))?;
         Ok(Self { dir })
     }
@@ -198,8 +198,17 @@ impl PrecompiledDir {
         if !artifact.exists() {
             return None;
         }
-        // SAFETY: the directory is operator-controlled (checked in `open`, and refused as
-        // a guest grant); wasmtime checks the artifact's version, settings and CPU needs.
+        // The directory was checked in `open`; a file in it that others may rewrite (or a
+        // symlink to one) is not operator-controlled code.
+        if let Err(e) = cache::check_operator_path(&artifact) {
+            eprintln!(
+                "warning: not loading the precompiled guest {artifact:?}: {e:#}; compiling it instead"
+            );
+            return None;
+        }
+        // SAFETY: the file and its directory are operator-controlled (checked above and in
+        // `open`, and refused as a guest grant); wasmtime checks the artifact's version,
+        // settings and CPU needs.
         match unsafe { Component::deserialize_file(engine, &artifact) } {
             Ok(component) => Some(component),
             Err(e) => {
@@ -571,6 +580,16 @@ mod tests {
         assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_some());
         // Another guest's bytes have another name: not found, so compiled.
         assert!(precompiled.load(&engine, &other_component()).is_none());
+        // A file others may rewrite is not loaded, even in a safe directory.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let artifact = precompiled.artifact(EMPTY_COMPONENT);
+            fs::set_permissions(&artifact, fs::Permissions::from_mode(0o666)).unwrap();
+            assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_none());
+            fs::set_permissions(&artifact, fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_some());
+        }
         // Something that is not this engine's code is refused (and reported), not run.
         fs::write(precompiled.artifact(EMPTY_COMPONENT), b"not native code").unwrap();
         assert!(precompiled.load(&engine, EMPTY_COMPONENT).is_none());
