@@ -11,12 +11,12 @@ use kube::client::Body;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi_io::streams::{DynInputStream, Error as StreamErrorResource};
 
-use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
+use crate::audit::{AuditLog, AuditRecord, FailureAudit, now_rfc3339};
 use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
 use crate::credentials::{AuthKind, Identity, Source};
 use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
-use crate::limits::{Limits, RateLimiter, StreamSlot, StreamSlots};
+use crate::limits::{Limits, RateLimiter, RefusalBudget, StreamSlot, StreamSlots};
 use crate::policy::{Decision, Policy, RequestInfo};
 use crate::reauth::Reauthenticated;
 use crate::sanitize;
@@ -80,6 +80,8 @@ impl KubeCtxBuilder {
             transport: self.transport.clone(),
             policy: self.policy.clone(),
             audit: self.audit.clone(),
+            failures: self.audit.clone().map(FailureAudit::new),
+            refusals: RefusalBudget::new(self.limits.max_refusals),
             discovery: self.discovery.clone(),
             streams: StreamSlots::new(self.limits.max_streams),
             rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
@@ -95,6 +97,10 @@ pub struct KubeCtx {
     transport: Arc<Transport>,
     policy: Arc<Policy>,
     audit: Option<AuditLog>,
+    /// The audit of requests that got no answer, repeats collapsed.
+    failures: Option<FailureAudit>,
+    /// Refusals so far, against `--max-refusals`.
+    refusals: RefusalBudget,
     limits: Limits,
     discovery: Option<DiscoveryCache>,
     streams: StreamSlots,
@@ -181,7 +187,7 @@ impl api::Host for KubeCtxView<'_> {
         let mut audit = PendingAudit::begin(&request);
         match self.ctx.answer(request, &mut audit.record).await {
             Ok(reply) => self.respond(reply, audit).map(Ok),
-            Err(code) => Ok(Err(self.ctx.fail(audit, code))),
+            Err(code) => self.ctx.fail(audit, code).map(Err),
         }
     }
 
@@ -441,10 +447,12 @@ impl KubeCtx {
 
     /// Ends a request that got no answer. A denied or unreadable request is audited as
     /// `deny` with the reason; one that was allowed but failed (a limit, the connection,
-    /// TLS, a credential) keeps its allowing rule and gets the error. Returns what the
-    /// guest sees.
-    fn fail(&self, audit: PendingAudit, code: ErrorCode) -> api::ErrorCode {
-        if let Some(log) = &self.audit {
+    /// TLS, a credential) keeps its allowing rule and gets the error. Identical failures
+    /// share one audit record with a count ([`FailureAudit`]). Returns what the guest
+    /// sees, or, once the guest has been refused more than `--max-refusals` times, the
+    /// error that stops it.
+    fn fail(&self, audit: PendingAudit, code: ErrorCode) -> wasmtime::Result<api::ErrorCode> {
+        if let Some(failures) = &self.failures {
             let PendingAudit { mut record, start } = audit;
             if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
                 record.decision = "deny";
@@ -453,9 +461,15 @@ impl KubeCtx {
                 record.error = Some(code.to_string());
             }
             record.finish(start.elapsed());
-            log.record(&record);
+            failures.record(record);
         }
-        code.into()
+        if matches!(
+            code,
+            ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_) | ErrorCode::LimitExceeded(_)
+        ) {
+            self.refusals.spend()?;
+        }
+        Ok(code.into())
     }
 }
 

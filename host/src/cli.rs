@@ -298,6 +298,11 @@ struct SandboxArgs {
     #[arg(long, value_name = "SIZE", default_value = "64Ki", value_parser = limits::parse_bytes)]
     max_path_bytes: u64,
 
+    /// Refused requests (denied, invalid or over a request limit) after which the guest
+    /// is stopped (0 for no limit).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_refusals: u64,
+
     /// Give the guest read-only access to a host directory, seen as GUEST (default: the
     /// same path). The guest has no filesystem otherwise.
     #[arg(long, value_name = "HOST[::GUEST]")]
@@ -328,6 +333,7 @@ impl SandboxArgs {
             max_request_header_bytes: self.max_request_header_bytes,
             max_request_headers: self.max_request_headers,
             max_path_bytes: self.max_path_bytes,
+            max_refusals: self.max_refusals,
         })
     }
 

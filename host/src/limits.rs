@@ -6,7 +6,7 @@
 //! request) with a message naming the limit and its flag, never the host.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,6 +44,11 @@ pub struct Limits {
     pub max_request_headers: usize,
     /// Longest path and query (`--max-path-bytes`, default 64 KiB).
     pub max_path_bytes: u64,
+    /// Refused requests (denied by the policy, invalid, or over a request limit) after
+    /// which the guest is stopped (`--max-refusals`, default 1000; 0 for no limit).
+    /// Refusals are paced by `--qps`/`--burst` first, so this ends a guest that keeps
+    /// asking for what it may not have instead of letting it probe forever.
+    pub max_refusals: u64,
 }
 
 impl Limits {
@@ -117,7 +122,34 @@ impl Default for Limits {
             max_request_header_bytes: 1 << 20,
             max_request_headers: 64,
             max_path_bytes: 64 << 10,
+            max_refusals: 1000,
         }
+    }
+}
+
+/// Counts one guest's refused requests against `--max-refusals`.
+#[derive(Debug)]
+pub struct RefusalBudget {
+    max: u64,
+    refused: AtomicU64,
+}
+
+impl RefusalBudget {
+    /// A budget of `max` refusals (0: no limit).
+    pub fn new(max: u64) -> Self {
+        Self {
+            max,
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one refusal; past the budget, the error that stops the guest.
+    pub fn spend(&self) -> Result<(), LimitExceeded> {
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.max > 0 && refused > self.max {
+            return Err(LimitExceeded::Refusals(self.max));
+        }
+        Ok(())
     }
 }
 
@@ -133,6 +165,13 @@ pub enum LimitExceeded {
     /// The run took longer than `--timeout`.
     #[error("the guest ran for longer than {0:?} (raise it with --timeout)")]
     WallTime(Duration),
+    /// The host refused more of the guest's requests than `--max-refusals` allows.
+    #[error(
+        "the guest was stopped after the host refused more than {0} of its requests (denied \
+         by the policy, invalid or over a request limit; see the audit log, or raise it with \
+         --max-refusals)"
+    )]
+    Refusals(u64),
 }
 
 /// Formats a byte count as kubectl-style binary units (`256Mi`).

@@ -761,3 +761,64 @@ fn refused_requests_take_their_turn_at_the_rate_limit() {
     );
     assert!(cluster.server.requests().is_empty());
 }
+
+#[test]
+fn a_flood_of_identical_refusals_is_one_audit_record_with_a_count() {
+    let cluster = Cluster::admin();
+    let audit = cluster.home.path().join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    let line = adversary_line(
+        &cluster,
+        &["--audit", audit_arg, "--qps", "0"],
+        &["flood", "500", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_eq!(line, "refused 500 of 500");
+    // A distinct request is still recorded on its own.
+    let line = adversary_line(
+        &cluster,
+        &["--audit", audit_arg, "--qps", "0"],
+        &[
+            "flood",
+            "1",
+            "GET",
+            "/api/v1/namespaces/kube-system/secrets",
+        ],
+    );
+    assert_eq!(line, "refused 1 of 1");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{text}");
+    assert_eq!(records[0]["decision"], "deny");
+    assert!(records[0].get("count").is_none(), "{text}");
+    assert_eq!(records[1]["count"], 499, "{text}");
+    assert_eq!(records[1]["path"], "/api/v1/namespaces/demo/secrets");
+    assert_eq!(records[2]["path"], "/api/v1/namespaces/kube-system/secrets");
+}
+
+#[test]
+fn a_guest_refused_past_max_refusals_is_stopped_and_told_why() {
+    let cluster = Cluster::admin();
+    let out = adversary(
+        &cluster,
+        &["--qps", "0", "--max-refusals", "10"],
+        &["flood", "50", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("refused more than 10 of its requests")
+            && out.stderr.contains("--max-refusals"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("refused 50"), "{out:?}");
+    assert!(cluster.server.requests().is_empty());
+    // Under the limit the guest carries on.
+    let line = adversary_line(
+        &cluster,
+        &["--qps", "0", "--max-refusals", "10"],
+        &["flood", "10", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_eq!(line, "refused 10 of 10");
+}
