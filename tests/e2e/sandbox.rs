@@ -822,3 +822,33 @@ fn a_guest_refused_past_max_refusals_is_stopped_and_told_why() {
     );
     assert_eq!(line, "refused 10 of 10");
 }
+
+#[test]
+fn unread_bodies_do_not_stall_the_connection_other_requests_share() {
+    // Watches that each send ~8 MB of events; three of them left unread are more than
+    // the 5 MiB HTTP/2 connection window hyper starts with, which is shared by every
+    // request of the host (and every guest of an embedder).
+    let cluster = Cluster::start_with(
+        kubewasm_tests::ServerConfig {
+            bulk_pods: Some(kubewasm_tests::BulkPods::new(10)),
+            watch_churn: Some(2_000),
+            watch_timeout: std::time::Duration::from_secs(30),
+            ..kubewasm_tests::ServerConfig::default()
+        },
+        crate::harness::ADMIN_TOKEN,
+    );
+    let line = adversary_line(
+        &cluster,
+        &["--timeout", "20s"],
+        &[
+            "starve",
+            "3",
+            "/api/v1/namespaces/bulk/pods?watch=true",
+            "/api/v1/namespaces/demo/pods",
+        ],
+    );
+    assert!(
+        line.starts_with("read ") && line.ends_with(" bytes"),
+        "{line}"
+    );
+}

@@ -7,6 +7,8 @@
 //!   `body-error CASE: TEXT`.
 //! - `hold-streams N PATH [SECONDS]`: open N bodies at once and hold them, unread, for
 //!   SECONDS (default 0); prints `opened N` or the error of the first that failed.
+//! - `starve N HELD-PATH PATH`: open N bodies of HELD-PATH and leave them unread for a
+//!   second, then read PATH whole; prints `read N bytes` (or the error).
 //! - `read-file PATH`: read a file through WASI; prints `read N bytes` or `error: TEXT`.
 //! - `connect ADDR`: open a TCP socket; prints `connected` or `error: TEXT`.
 //! - `memory-bomb`: allocate until something gives.
@@ -34,6 +36,7 @@ fn main() {
             &args[2],
             args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
         ),
+        Some("starve") => starve(args[1].parse().unwrap_or(1), &args[2], &args[3]),
         Some("read-file") => match std::fs::read(&args[1]) {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
             Err(e) => format!("error: {e}"),
@@ -166,6 +169,21 @@ fn read_body(path: &str) -> String {
             }
         }
     }
+}
+
+fn starve(n: usize, held_path: &str, path: &str) -> String {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        match send("GET", held_path, &[]) {
+            Ok(r) => held.push(r),
+            Err(e) => return format!("error after {} {}", held.len(), describe(&e)),
+        }
+    }
+    // Time for the held bodies' data to arrive and sit unread.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let line = read_body(path);
+    drop(held);
+    line
 }
 
 fn hold_streams(n: usize, path: &str, seconds: u64) -> String {
