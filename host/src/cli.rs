@@ -303,6 +303,11 @@ struct SandboxArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_refusals: u64,
 
+    /// Memory the host may hold for the guest beside its own: the request being sent,
+    /// and what it may buffer for each response body held open unread.
+    #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = limits::parse_bytes)]
+    max_host_memory: u64,
+
     /// Give the guest read-only access to a host directory, seen as GUEST (default: the
     /// same path). The guest has no filesystem otherwise.
     #[arg(long, value_name = "HOST[::GUEST]")]
@@ -334,6 +339,7 @@ impl SandboxArgs {
             max_request_headers: self.max_request_headers,
             max_path_bytes: self.max_path_bytes,
             max_refusals: self.max_refusals,
+            max_host_memory: self.max_host_memory,
         })
     }
 

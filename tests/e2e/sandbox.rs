@@ -852,3 +852,47 @@ fn unread_bodies_do_not_stall_the_connection_other_requests_share() {
         "{line}"
     );
 }
+
+#[test]
+fn host_memory_held_for_a_guest_is_bounded_by_max_host_memory() {
+    let cluster = Cluster::admin();
+    // Each open body is charged one HTTP/2 stream window (2 MiB) and its buffers: two
+    // fit in 5 MiB, the third does not.
+    let line = adversary_line(
+        &cluster,
+        &["--max-host-memory", "5Mi"],
+        &[
+            "hold-streams",
+            "16",
+            "/api/v1/namespaces/demo/pods?watch=true&resourceVersion=8384",
+        ],
+    );
+    assert!(line.starts_with("error after 2 limit-exceeded:"), "{line}");
+    assert!(
+        line.contains("--max-host-memory") && line.contains("already holds 4.1Mi"),
+        "{line}"
+    );
+    // A 3 MiB body (kube-apiserver's limit) is refused when the host may hold less...
+    let path = "/api/v1/namespaces/demo/configmaps";
+    let big = |max: &str| {
+        adversary_line(
+            &cluster,
+            &["--policy", "unrestricted", "--max-host-memory", max],
+            &["big-request", "0", "0", "3145728", path],
+        )
+    };
+    let line = big("3Mi");
+    assert!(
+        line.starts_with("error limit-exceeded: the request being sent needs")
+            && line.contains("--max-host-memory"),
+        "{line}"
+    );
+    assert!(
+        !cluster.paths().iter().any(|p| p.contains("configmaps")),
+        "{:?}",
+        cluster.paths()
+    );
+    // ...and sent when it may hold it and a buffer for the answer.
+    let line = big("6Mi");
+    assert!(line.starts_with("status "), "{line}");
+}
