@@ -78,7 +78,7 @@ enum Command {
             conflicts_with = "out_dir"
         )]
         output: Option<PathBuf>,
-        /// A directory of precompiled guests to add it to, named by the guest's SHA-256.
+        /// A directory of precompiled guests to add it to, named by the guest's BLAKE3 hash.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
