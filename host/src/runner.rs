@@ -4,7 +4,8 @@
 //! The guest gets its arguments, the host's stdio, clocks and randomness. It gets no
 //! environment variables, no directories and no network: wasmtime-wasi denies sockets
 //! unless `inherit_network` is called, which this host never does, so the API server is
-//! reachable only through `kubewasm:client/api`.
+//! reachable only through `kubewasm:client/api` or `wasi:http` (which reaches the API
+//! server and nothing else, through the same policy: [`crate::http`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +17,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use crate::api::{self, KubeCtx, KubeCtxView, KubeView};
+use crate::api::{KubeCtx, KubeCtxView, KubeView};
 use crate::limits::{GuestLimiter, LimitExceeded, Limits, format_bytes};
 
 /// The store data of a script guest.
@@ -146,7 +147,7 @@ impl ScriptRunner {
     pub fn new(engine: &Engine) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        api::add_to_linker(&mut linker)?;
+        crate::add_to_linker(&mut linker)?;
         Ok(Self { linker })
     }
 
