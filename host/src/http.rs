@@ -94,19 +94,19 @@ pub(crate) struct HttpDoor {
 
 impl HttpDoor {
     pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
-        let server = Server::parse(pipeline.transport.server());
         Self {
             ctx: WasiHttpCtx::new(),
             hooks: ClusterHooks {
-                shared: Arc::new(Shared { pipeline, server }),
+                shared: Arc::new(Shared { pipeline }),
             },
         }
     }
 }
 
+/// What a request's future needs once the guest's call has returned: it runs on its
+/// own task, apart from the store.
 struct Shared {
     pipeline: Arc<Pipeline>,
-    server: Option<Server>,
 }
 
 /// The [`WasiHttpHooks`] of a kubewasm guest: no header is refused while the guest
@@ -210,15 +210,19 @@ impl Shared {
     async fn answer(
         &self,
         parts: http::request::Parts,
-        body: WasiBody,
+        mut body: WasiBody,
     ) -> Result<http::Response<WasiBody>, ErrorCode> {
         let pipeline = &self.pipeline;
         let url = parts.uri.to_string();
-        let path = match cluster_path(&parts.uri, self.server.as_ref(), pipeline.transport.server())
-        {
+        // Parsed per request rather than per guest: an embedder builds a context per
+        // instantiation, and most guests never use this door.
+        let configured = pipeline.transport.server();
+        let server = Server::parse(configured);
+        let path = match cluster_path(&parts.uri, server.as_ref(), configured) {
             Ok(path) => path,
             Err(code) => {
                 let audit = PendingAudit::begin(parts.method.as_str(), &url);
+                drain(body);
                 return Err(pipeline.refuse(audit, code).await);
             }
         };
@@ -228,6 +232,7 @@ impl Shared {
                 "the Kubernetes API does not use the method {}: use GET, HEAD, POST, PUT, PATCH or DELETE",
                 parts.method
             ));
+            drain(body);
             return Err(pipeline.refuse(audit, code).await);
         };
         let mut headers = Vec::with_capacity(parts.headers.len());
@@ -244,13 +249,17 @@ impl Shared {
                         "the {:?} header value is not valid text",
                         name.as_str()
                     ));
+                    drain(body);
                     return Err(pipeline.refuse(audit, code).await);
                 }
             }
         }
-        let body = match self.read_body(body, declared_length).await {
-            Ok(body) => body,
-            Err(code) => return Err(pipeline.refuse(audit, code).await),
+        let body = match self.read_body(&mut body, declared_length).await {
+            Ok(read) => read,
+            Err(code) => {
+                drain(body);
+                return Err(pipeline.refuse(audit, code).await);
+            }
         };
         let request = GuestRequest {
             method,
@@ -281,7 +290,7 @@ impl Shared {
     /// before a byte is read). An empty body is no body, as for `api.send`.
     async fn read_body(
         &self,
-        body: WasiBody,
+        body: &mut WasiBody,
         declared_length: Option<u64>,
     ) -> Result<Option<Bytes>, ErrorCode> {
         let limit = self.pipeline.limits.max_request_body_bytes;
@@ -294,30 +303,30 @@ impl Shared {
         if let Some(length) = declared_length.filter(|&n| n > limit) {
             return Err(over(format!("{length} bytes")));
         }
-        let max = usize::try_from(limit).unwrap_or(usize::MAX);
-        let bytes = http_body_util::Limited::new(body, max)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    over(format!("more than {limit} bytes"))
-                } else {
-                    ErrorCode::InvalidRequest(format!(
-                        "the guest's request body could not be read: {e}"
-                    ))
+        let mut bytes = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ErrorCode::InvalidRequest(format!(
+                    "the guest's request body could not be read: {e}"
+                ))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if (bytes.len() + data.len()) as u64 > limit {
+                    return Err(over(format!("more than {limit} bytes")));
                 }
-            })?
-            .to_bytes();
-        Ok((!bytes.is_empty()).then_some(bytes))
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok((!bytes.is_empty()).then(|| bytes.freeze()))
     }
 }
 
 /// The request's path relative to the server's base URL, if its scheme and authority
 /// name the cluster.
 fn cluster_path(
-uri: &http::Uri,
-server: Option<&Server>,
-configured: &str,
+    uri: &http::Uri,
+    server: Option<&Server>,
+    configured: &str,
 ) -> Result<String, ErrorCode> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let path = if path.is_empty() { "/" } else { path };
@@ -359,6 +368,13 @@ configured: &str,
     )))
 }
 
+/// Reads and discards the rest of a refused request's body in the background, so that
+/// a guest writing it (as `wstd` and `fetch` do while they wait for the response) sees
+/// the refusal rather than a body stream closed under it. It ends when the guest
+/// finishes or drops the body.
+fn drain(mut body: WasiBody) {
+    tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+}
 
 /// The method as the pipeline names it, if the Kubernetes API uses it.
 fn kube_method(method: &http::Method) -> Option<&'static str> {
@@ -376,11 +392,8 @@ fn kube_method(method: &http::Method) -> Option<&'static str> {
 /// Tells a refused or failed request on the host's stderr: a `wasi:http` error code has
 /// no room for the reason, and a guest's `fetch` would show only "request denied".
 fn report(method: &http::Method, url: &str, code: &ErrorCode) {
-    let why = match code {
-        ErrorCode::Denied(text) => format!("denied: {text}"),
-        other => other.to_string(),
-    };
-    eprintln!("kubewasm: wasi:http {method} {url}: {why}");
+    // A policy denial's text starts with `denied:` and carries the rule, as `api.send`'s.
+    eprintln!("kubewasm: wasi:http {method} {url}: {code}");
 }
 
 /// The `wasi:http` error code nearest to the host's: a refusal by the host is
@@ -414,7 +427,11 @@ mod tests {
     use super::*;
 
     fn path_for(url: &str, server: &str) -> Result<String, ErrorCode> {
-        cluster_path(&url.parse().unwrap(), Server::parse(server).as_ref(), server)
+        cluster_path(
+            &url.parse().unwrap(),
+            Server::parse(server).as_ref(),
+            server,
+        )
     }
 
     #[test]
@@ -458,7 +475,11 @@ mod tests {
     fn takes_the_server_path_prefix_off_a_url_that_names_the_server() {
         let server = "https://rancher.example/k8s/clusters/c-1";
         assert_eq!(
-            path_for("https://rancher.example/k8s/clusters/c-1/api/v1/pods", server).unwrap(),
+            path_for(
+                "https://rancher.example/k8s/clusters/c-1/api/v1/pods",
+                server
+            )
+            .unwrap(),
             "/api/v1/pods"
         );
         // The in-pod names are relative to the base URL: the transport adds the prefix.

@@ -250,9 +250,10 @@ impl Pipeline {
     /// The discovery cache's view of the request, if the host caches discovery and this
     /// is a discovery GET.
     fn discovery_lookup(&self, request: &GuestRequest) -> Option<DiscoveryLookup> {
-        let cache = self.discovery.clone().filter(|_| {
-            DiscoveryCache::is_discovery(request.method, &request.path_and_query)
-        })?;
+        let cache = self
+            .discovery
+            .clone()
+            .filter(|_| DiscoveryCache::is_discovery(request.method, &request.path_and_query))?;
         Some(DiscoveryLookup {
             cache,
             path: request.path_and_query.clone(),

@@ -76,14 +76,21 @@ fn wasi_http_foreign_host_is_denied_audited_and_never_contacted() {
         &["--audit", audit.to_str().unwrap()],
         &["get", url],
     );
-    assert_eq!(first_line(&out), "error HttpRequestDenied", "{out:?}");
+    assert_eq!(
+        first_line(&out),
+        "error ErrorCode::HttpRequestDenied",
+        "{out:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
     assert!(out.stderr.contains("not the cluster"), "{out:?}");
-    assert!(out.stderr.contains("no-such-host.kubewasm.invalid"), "{out:?}");
+    assert!(
+        out.stderr.contains("no-such-host.kubewasm.invalid"),
+        "{out:?}"
+    );
     assert!(cluster.paths().is_empty(), "{:?}", cluster.paths());
     let records = audit_records(&audit);
     assert_eq!(records.len(), 1, "{records:?}");
@@ -104,7 +111,11 @@ fn wasi_http_refuses_host_owned_headers_as_api_send_does() {
         "connection=close",
     ] {
         let out = http_guest(&cluster, &[], &["get", PODS, header]);
-        assert_eq!(first_line(&out), "error HttpRequestDenied", "{header}: {out:?}");
+        assert_eq!(
+            first_line(&out),
+            "error ErrorCode::HttpRequestDenied",
+            "{header}: {out:?}"
+        );
         let name = header.split('=').next().unwrap();
         assert!(
             out.stderr
@@ -125,12 +136,21 @@ fn wasi_http_policy_denial_prints_the_rule_on_stderr_and_is_audited() {
         &["--audit", audit.to_str().unwrap()],
         &["get", url],
     );
-    assert_eq!(first_line(&out), "error HttpRequestDenied", "{out:?}");
+    assert_eq!(
+        first_line(&out),
+        "error ErrorCode::HttpRequestDenied",
+        "{out:?}"
+    );
     // Once, with the request and the rule that would allow it, as api.send's `denied`.
-    assert_eq!(out.stderr.matches("kubewasm: wasi:http").count(), 1, "{out:?}");
+    assert_eq!(
+        out.stderr.matches("kubewasm: wasi:http").count(),
+        1,
+        "{out:?}"
+    );
     assert!(
-        out.stderr
-            .contains(&format!("kubewasm: wasi:http GET {url}: denied: list secrets")),
+        out.stderr.contains(&format!(
+            "kubewasm: wasi:http GET {url}: denied: list secrets"
+        )),
         "{out:?}"
     );
     assert!(out.stderr.contains("resources: [\"secrets\"]"), "{out:?}");
@@ -174,7 +194,11 @@ fn wasi_http_watch_and_followed_log_stream_event_by_event() {
     // The guest stops after three lines; a watch never ends by itself, so the three
     // lines can only have come through a body that streams.
     let mut child = cluster
-        .command_with(&[], HTTP_GUEST, &["stream", &format!("{PODS}?watch=true"), "3"])
+        .command_with(
+            &[],
+            HTTP_GUEST,
+            &["stream", &format!("{PODS}?watch=true"), "3"],
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -200,7 +224,13 @@ fn wasi_http_watch_and_followed_log_stream_event_by_event() {
     let log = format!("{PODS}/demo-00001/log?follow=true");
     let out = http_guest(&cluster, &[], &["stream", &log, "5"]);
     assert_eq!(first_line(&out), "status 200", "{out:?}");
-    assert_eq!(out.stdout.lines().filter(|l| l.starts_with("line ")).count(), 5);
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("line "))
+            .count(),
+        5
+    );
 }
 
 #[test]
@@ -218,7 +248,7 @@ fn wasi_http_request_body_over_the_limit_is_refused_naming_the_flag() {
     ];
     let out = http_guest(&cluster, &flags, &["post", url, "4096"]);
     assert!(
-        first_line(&out).starts_with("error HttpRequestBodySize"),
+        first_line(&out).starts_with("error ErrorCode::HttpRequestBodySize"),
         "{out:?}"
     );
     assert!(out.stderr.contains("--max-request-body-bytes"), "{out:?}");
@@ -250,7 +280,10 @@ fn wasi_http_reaches_a_kubectl_proxy_over_plain_http() {
     .unwrap();
     let home = tempfile::tempdir().unwrap();
     let proxy = server.url();
-    for url in [PODS.to_string(), format!("{proxy}/api/v1/namespaces/demo/pods")] {
+    for url in [
+        PODS.to_string(),
+        format!("{proxy}/api/v1/namespaces/demo/pods"),
+    ] {
         let mut cmd = host(home.path());
         cmd.args(["run", "--server", &proxy, HTTP_GUEST, "get", &url]);
         let out = run(cmd);

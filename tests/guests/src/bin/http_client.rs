@@ -22,7 +22,14 @@ async fn main() -> Result<(), wstd::http::Error> {
     let outcome = match arg(0).as_str() {
         "get" => get(&arg(1), &args[2.min(args.len())..]).await,
         "stream" => stream(&arg(1), arg(2).parse().unwrap_or(1)).await,
-        "post" => post(&arg(1), arg(2).parse().unwrap_or(0), &args[3.min(args.len())..]).await,
+        "post" => {
+            post(
+                &arg(1),
+                arg(2).parse().unwrap_or(0),
+                &args[3.min(args.len())..],
+            )
+            .await
+        }
         _ => {
             println!("usage: http_client get|stream|post URL ...");
             return Ok(());
@@ -49,7 +56,10 @@ fn request(method: Method, url: &str, headers: &[String]) -> wstd::http::request
 fn print_head(response: &Response<Body>) {
     println!("status {}", response.status().as_u16());
     for (name, value) in response.headers() {
-        println!("header {name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        println!(
+            "header {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
     }
 }
 
