@@ -97,7 +97,7 @@ impl HttpDoor {
         Self {
             ctx: WasiHttpCtx::new(),
             hooks: ClusterHooks {
-                shared: Arc::new(Shared { pipeline }),
+                shared: Shared { pipeline },
             },
         }
     }
@@ -105,6 +105,7 @@ impl HttpDoor {
 
 /// What a request's future needs once the guest's call has returned: it runs on its
 /// own task, apart from the store.
+#[derive(Clone)]
 struct Shared {
     pipeline: Arc<Pipeline>,
 }
@@ -114,7 +115,7 @@ struct Shared {
 /// refusal is audited and explained), no `host` header is added, and sending is the
 /// pipeline's.
 struct ClusterHooks {
-    shared: Arc<Shared>,
+    shared: Shared,
 }
 
 type SendFuture = Box<
