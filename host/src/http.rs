@@ -1,7 +1,7 @@
 //! Door 2: `wasi:http/outgoing-handler` (and `wasi:http/types`), mapped onto the cluster.
 //!
 //! A guest written with its language's HTTP client for WASI (`fetch` in a componentize-js
-//! component, Rust's `wstd`, Python's `urllib` shims) reaches the API server through
+//! component, Rust's `wstd`, componentize-py's `poll_loop`) reaches the API server through
 //! wasmtime-wasi-http, whose own client is turned off: its [`WasiHttpHooks::send_request`]
 //! seam hands every request to the same [`crate::pipeline`] that `api.send` uses, with
 //! the same policy, credential, transport, audit log and limits.
