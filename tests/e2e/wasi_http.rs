@@ -298,3 +298,35 @@ fn wasi_http_reaches_a_kubectl_proxy_over_plain_http() {
             .all(|r| r.header("authorization").is_none())
     );
 }
+
+#[test]
+fn wasi_http_response_over_max_response_bytes_fails_the_body_and_is_audited() {
+    let cluster = Cluster::admin();
+    let audit = cluster.home.path().join("audit.jsonl");
+    let out = http_guest(
+        &cluster,
+        &[
+            "--max-response-bytes",
+            "1Ki",
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+        &["get", PODS],
+    );
+    assert_eq!(first_line(&out), "status 200", "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "error other: reading incoming body stream: HTTP response body size exceeds limit"
+        ),
+        "{out:?}"
+    );
+    let records = audit_records(&audit);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["status"], 200);
+    assert!(
+        records[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--max-response-bytes")),
+        "{records:?}"
+    );
+}
