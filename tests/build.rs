@@ -1,5 +1,5 @@
 //! Builds the guest components the end-to-end tests run: the real `guest` and the
-//! misbehaving test guests in `tests/guests`, for wasm32-wasip2 in release mode, in a
+//! test guests in `tests/guests` (misbehaving ones, and a `wasi:http` client), for wasm32-wasip2 in release mode, in a
 //! target directory of their own (a nested cargo must not wait on the outer build's lock).
 //! Their paths become constants in `$OUT_DIR/guests.rs`.
 
@@ -55,6 +55,7 @@ fn main() {
         ("TRAP_GUEST", "trap"),
         ("EXIT_CODE_GUEST", "exit_code"),
         ("ADVERSARY_GUEST", "adversary"),
+        ("HTTP_GUEST", "http_client"),
     ] {
         let path = wasm_dir.join(format!("{file}.wasm"));
         assert!(path.exists(), "{path:?} was not built");

@@ -1,4 +1,7 @@
-//! A response body as a `wasi:io/streams.input-stream`.
+//! Response bodies as the host hands them to guests: [`MeteredBody`] applies the
+//! limits and audit every answer needs, whichever door the request came by;
+//! [`BodyStream`] makes it a `wasi:io/streams.input-stream` for `api.send`
+//! (`wasi:http` guests read a [`MeteredBody`] through wasmtime-wasi-http's own stream).
 //!
 //! The guest reads the body while it arrives, so a watch or a followed log prints event
 //! by event. The stream pulls frames from the connection only when the guest asks for
@@ -33,29 +36,30 @@ enum State {
     Failed(ErrorCode),
 }
 
-/// A streaming response body handed to the guest.
-pub struct BodyStream {
+/// A response body as the host hands it to a guest, by either door (`api.send`'s
+/// [`BodyStream`] or a `wasi:http` incoming body): it counts the bytes against
+/// `--max-response-bytes` (unless the response is a stream meant to last), holds the
+/// `--max-streams` slot until it is dropped, and writes the request's audit record when
+/// it ends or is dropped, since only then are the byte count and duration known.
+pub struct MeteredBody {
     body: UnsyncBoxBody<Bytes, kube::Error>,
-    /// The unread rest of the current frame.
-    buffer: Bytes,
-    /// Frames that arrived after it, not yet read.
-    more: VecDeque<Bytes>,
-    /// Bytes in `more`.
-    more_len: usize,
-    state: State,
     server: String,
     /// Bytes received so far.
     received: u64,
     /// `--max-response-bytes` for non-streaming responses; `None` for watches and
     /// followed logs, which are meant to run indefinitely.
     max_bytes: Option<u64>,
+    /// Set once the body ended or failed: nothing more is read from the connection.
+    finished: bool,
+    /// Why the body failed, for the audit record.
+    failed: Option<ErrorCode>,
     /// The `--max-streams` slot this body occupies until it is dropped.
     _slot: Option<StreamSlot>,
-    /// The audit record to complete (bytes, duration) when the body ends or is dropped.
+    /// The audit record to complete (bytes, duration) when the body is done.
     audit: Option<(AuditLog, AuditRecord, std::time::Instant)>,
 }
 
-impl BodyStream {
+impl MeteredBody {
     /// Wraps a response body from `server` (named in error messages).
     pub fn new(
         body: impl http_body::Body<Data = Bytes, Error = kube::Error> + Send + 'static,
@@ -63,19 +67,17 @@ impl BodyStream {
     ) -> Self {
         Self {
             body: body.boxed_unsync(),
-            buffer: Bytes::new(),
-            more: VecDeque::new(),
-            more_len: 0,
-            state: State::Open,
             server: server.to_string(),
             received: 0,
             max_bytes: None,
+            finished: false,
+            failed: None,
             _slot: None,
             audit: None,
         }
     }
 
-    /// Fails the stream once more than `max` bytes arrived (`None`: unlimited).
+    /// Fails the body once more than `max` bytes arrived (`None`: unlimited).
     pub fn max_bytes(mut self, max: Option<u64>) -> Self {
         self.max_bytes = max;
         self
@@ -92,14 +94,21 @@ impl BodyStream {
         self.audit = Some((log, record, start));
         self
     }
+
+    /// Ends the body with `code`: later polls see the end, the audit record the error.
+    fn fail(&mut self, code: ErrorCode) -> ErrorCode {
+        self.finished = true;
+        self.failed = Some(code.clone());
+        code
+    }
 }
 
-impl Drop for BodyStream {
+impl Drop for MeteredBody {
     fn drop(&mut self) {
         if let Some((log, mut record, start)) = self.audit.take() {
             record.bytes = self.received;
             record.finish(start.elapsed());
-            if let State::Failed(code) = &self.state {
+            if let Some(code) = &self.failed {
                 record.error = Some(code.to_string());
             }
             log.record(&record);
@@ -107,28 +116,93 @@ impl Drop for BodyStream {
     }
 }
 
+impl http_body::Body for MeteredBody {
+    type Data = Bytes;
+    type Error = ErrorCode;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, ErrorCode>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        let frame = match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(frame) => frame,
+        };
+        Poll::Ready(match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    if let Some(max) = this.max_bytes
+                        && this.received > max
+                    {
+                        // Stop reading: the connection is dropped with the body.
+                        let code = ErrorCode::LimitExceeded(format!(
+                            "the response from {} is larger than {} (raise it with --max-response-bytes)",
+                            this.server,
+                            format_bytes(max)
+                        ));
+                        return Poll::Ready(Some(Err(this.fail(code))));
+                    }
+                }
+                Some(Ok(frame))
+            }
+            Some(Err(e)) => {
+                let code = ErrorCode::Connect(format!(
+                    "the response from {} broke off: {}",
+                    this.server,
+                    crate::transport::error_chain(&e)
+                ));
+                Some(Err(this.fail(code)))
+            }
+            None => {
+                this.finished = true;
+                None
+            }
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished
+    }
+}
+
+/// A streaming response body handed to an `api.send` guest as a `wasi:io` stream.
+pub struct BodyStream {
+    body: MeteredBody,
+    /// The unread rest of the current frame.
+    buffer: Bytes,
+    /// Frames that arrived after it, not yet read.
+    more: VecDeque<Bytes>,
+    /// Bytes in `more`.
+    more_len: usize,
+    state: State,
+}
+
 impl BodyStream {
-    /// Takes one polled frame: data is counted against `--max-response-bytes` and
-    /// queued; an error or the end of the body changes the state. Returns whether more
-    /// frames may follow.
-    fn take(&mut self, frame: Option<Result<http_body::Frame<Bytes>, kube::Error>>) -> bool {
+    /// Hands `body` to the guest as a stream.
+    pub fn new(body: MeteredBody) -> Self {
+        Self {
+            body,
+            buffer: Bytes::new(),
+            more: VecDeque::new(),
+            more_len: 0,
+            state: State::Open,
+        }
+    }
+
+    /// Takes one polled frame: data is queued; an error or the end of the body changes
+    /// the state. Returns whether more frames may follow.
+    fn take(&mut self, frame: Option<Result<http_body::Frame<Bytes>, ErrorCode>>) -> bool {
         match frame {
             Some(Ok(frame)) => {
                 let Ok(data) = frame.into_data() else {
                     return true;
                 };
-                self.received += data.len() as u64;
-                if let Some(max) = self.max_bytes
-                    && self.received > max
-                {
-                    // Stop reading: the connection is dropped with the body.
-                    self.state = State::Failed(ErrorCode::LimitExceeded(format!(
-                        "the response from {} is larger than {} (raise it with --max-response-bytes)",
-                        self.server,
-                        format_bytes(max)
-                    )));
-                    return false;
-                }
                 if self.buffer.is_empty() {
                     self.buffer = data;
                 } else {
@@ -137,12 +211,8 @@ impl BodyStream {
                 }
                 true
             }
-            Some(Err(e)) => {
-                self.state = State::Failed(ErrorCode::Connect(format!(
-                    "the response from {} broke off: {}",
-                    self.server,
-                    crate::transport::error_chain(&e)
-                )));
+            Some(Err(code)) => {
+                self.state = State::Failed(code);
                 false
             }
             None => {
@@ -240,10 +310,15 @@ mod tests {
     type Sender = mpsc::UnboundedSender<Result<Frame<Bytes>, kube::Error>>;
 
     /// A body whose frames the test sends when it wants.
-    fn body() -> (Sender, BodyStream) {
+    fn body() -> (Sender, MeteredBody) {
         let (tx, rx) = mpsc::unbounded();
-        let stream = BodyStream::new(http_body_util::StreamBody::new(rx), "https://k8s.test");
-        (tx, stream)
+        let body = MeteredBody::new(http_body_util::StreamBody::new(rx), "https://k8s.test");
+        (tx, body)
+    }
+
+    fn stream() -> (Sender, BodyStream) {
+        let (tx, body) = body();
+        (tx, BodyStream::new(body))
     }
 
     fn send(tx: &Sender, data: &[u8]) {
@@ -253,7 +328,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_that_already_arrived_are_read_together() {
-        let (tx, mut stream) = body();
+        let (tx, mut stream) = stream();
         for event in [&b"event 1\n"[..], b"event 2\n", b"event 3\n"] {
             send(&tx, event);
         }
@@ -274,7 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_smaller_than_the_frames_split_them_in_order() {
-        let (tx, mut stream) = body();
+        let (tx, mut stream) = stream();
         send(&tx, b"0123456789");
         send(&tx, b"abcdef");
         stream.ready().await;
@@ -289,7 +364,7 @@ mod tests {
 
     #[tokio::test]
     async fn coalescing_stops_at_the_limit_and_loses_nothing() {
-        let (tx, mut stream) = body();
+        let (tx, mut stream) = stream();
         let frame = vec![b'x'; 40 * 1024];
         for _ in 0..3 {
             send(&tx, &frame);
@@ -312,8 +387,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_fails_with_the_flag_to_raise() {
-        let (tx, stream) = body();
-        let mut stream = stream.max_bytes(Some(10));
+        let (tx, body) = body();
+        let mut stream = BodyStream::new(body.max_bytes(Some(10)));
         send(&tx, b"0123456789");
         send(&tx, b"!");
         stream.ready().await;

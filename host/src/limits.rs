@@ -150,10 +150,14 @@ impl RefusalBudget {
         }
     }
 
-    /// Counts one refusal; past the budget, the error that stops the guest.
-    pub fn spend(&self) -> Result<(), LimitExceeded> {
-        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.max > 0 && refused > self.max {
+    /// Counts one refusal.
+    pub fn spend(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The error that stops the guest, once it has been refused more than the budget.
+    pub fn check(&self) -> Result<(), LimitExceeded> {
+        if self.max > 0 && self.refused.load(Ordering::Relaxed) > self.max {
             return Err(LimitExceeded::Refusals(self.max));
         }
         Ok(())

@@ -4,7 +4,8 @@
 //! The guest gets its arguments, the host's stdio, clocks and randomness. It gets no
 //! environment variables, no directories and no network: wasmtime-wasi denies sockets
 //! unless `inherit_network` is called, which this host never does, so the API server is
-//! reachable only through `kubewasm:client/api`.
+//! reachable only through `kubewasm:client/api` or `wasi:http` (which reaches the API
+//! server and nothing else, through the same policy: [`crate::http`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +17,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use crate::api::{self, KubeCtx, KubeCtxView, KubeView};
+use crate::api::{KubeCtx, KubeCtxView, KubeView};
 use crate::limits::{GuestLimiter, LimitExceeded, Limits, format_bytes};
 
 /// The store data of a script guest.
@@ -146,7 +147,10 @@ impl ScriptRunner {
     pub fn new(engine: &Engine) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        api::add_to_linker(&mut linker)?;
+        // wasi:http is always linked: a component resolves only the imports it has, so
+        // a guest without wasi:http instantiates as fast (measured: linker build and
+        // store + instantiate of such a guest differ by less than the run-to-run noise).
+        crate::add_to_linker(&mut linker)?;
         Ok(Self { linker })
     }
 
@@ -233,17 +237,21 @@ impl PreparedScript {
         // budget, otherwise yield so the host's own I/O keeps moving.
         let cpu_limit = limits.cpu_time;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |store| match cpu_limit {
-            Some(limit) if store.data().cpu.total() > limit => {
-                Err(wasmtime::Error::new(LimitExceeded::CpuTime(limit)))
+        store.epoch_deadline_callback(move |store| {
+            let state = store.data();
+            if let Some(limit) = cpu_limit.filter(|limit| state.cpu.total() > *limit) {
+                return Err(wasmtime::Error::new(LimitExceeded::CpuTime(limit)));
             }
+            // A guest refused too often through `wasi:http` (whose errors cannot trap)
+            // is stopped here; through `api.send` it is stopped at once.
+            state.kube.refused_too_often()?;
             // tokio's own yield puts the guest at the back of the run queue; wasmtime's
             // plain `Yield` wakes it at once, and tokio then runs it again first (its
             // LIFO slot), so a spinning guest starved the others on its worker.
-            _ => Ok(UpdateDeadline::YieldCustom(
+            Ok(UpdateDeadline::YieldCustom(
                 1,
                 Box::pin(tokio::task::yield_now()),
-            )),
+            ))
         });
 
         let run = async {

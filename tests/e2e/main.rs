@@ -10,3 +10,4 @@ mod output;
 mod polyglot;
 mod sandbox;
 mod streams;
+mod wasi_http;
