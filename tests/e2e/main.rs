@@ -9,4 +9,5 @@ mod operator;
 mod output;
 mod polyglot;
 mod sandbox;
+mod scripts;
 mod streams;
