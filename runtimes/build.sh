@@ -15,12 +15,13 @@ languages=("$@")
 [ ${#languages[@]} -gt 0 ] || languages=(python js)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+cd "$root"
 
 COMPONENTIZE_PY_VERSION=0.25.1
 
 # The inputs' digest: a runtime is rebuilt only when it changes.
 digest() {
-    (cd "$root" && sha256sum "$@" | sha256sum | cut -d' ' -f1)
+    sha256sum "$@" | sha256sum | cut -d' ' -f1
 }
 
 build_python() {

@@ -10,47 +10,78 @@ component): the list below is what scripts can use.
 """
 
 import sys
+import traceback
 import types
 
 # Importable by scripts: imported now, so they are in the snapshot.
+import abc  # noqa: F401
 import argparse  # noqa: F401
+import ast  # noqa: F401
 import base64  # noqa: F401
+import binascii  # noqa: F401
+import bisect  # noqa: F401
+import calendar  # noqa: F401
 import collections  # noqa: F401
+import collections.abc  # noqa: F401
+import contextlib  # noqa: F401
 import copy  # noqa: F401
 import csv  # noqa: F401
 import dataclasses  # noqa: F401
 import datetime  # noqa: F401
+import decimal  # noqa: F401
+import difflib  # noqa: F401
 import enum  # noqa: F401
+import errno  # noqa: F401
 import fnmatch  # noqa: F401
+import fractions  # noqa: F401
 import functools  # noqa: F401
+import getopt  # noqa: F401
+import gettext  # noqa: F401
+import glob  # noqa: F401
 import hashlib  # noqa: F401
+import heapq  # noqa: F401
+import hmac  # noqa: F401
+import html  # noqa: F401
 import io  # noqa: F401
+import ipaddress  # noqa: F401
 import itertools  # noqa: F401
 import json  # noqa: F401
+import locale  # noqa: F401
+import logging  # noqa: F401
 import math  # noqa: F401
+import numbers  # noqa: F401
 import operator  # noqa: F401
-import os  # noqa: F401
+import os
+import os.path  # noqa: F401
+import pathlib  # noqa: F401
 import pprint  # noqa: F401
+import queue  # noqa: F401
 import random  # noqa: F401
 import re  # noqa: F401
+import secrets  # noqa: F401
 import shlex  # noqa: F401
+import shutil  # noqa: F401
 import statistics  # noqa: F401
 import string  # noqa: F401
+import struct  # noqa: F401
 import textwrap  # noqa: F401
 import time  # noqa: F401
-import traceback
 import typing  # noqa: F401
+import unicodedata  # noqa: F401
 import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
+import warnings  # noqa: F401
+import weakref  # noqa: F401
+import zlib  # noqa: F401
 
 import kubewasm
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import environment, exit as wasi_exit
 
-# errno values of a path outside every granted directory (WASI: ENOTCAPABLE, EACCES,
-# EPERM, ENOENT for a preopen that does not exist).
-_NO_ACCESS = {76, 2, 13, 63}
+# What opening a path outside every granted directory fails with (no preopen matches:
+# ENOENT, or ENOTCAPABLE; EACCES/EPERM for a read-only grant).
+_NO_ACCESS = {errno.ENOENT, errno.EACCES, errno.EPERM, getattr(errno, "ENOTCAPABLE", 76)}
 
 
 def _where(path, error):

@@ -158,7 +158,7 @@ fn python_script_denied_by_the_policy_gets_the_rule_that_would_allow_it() {
     assert!(out.stdout.contains("resources: [\"secrets\"]"), "{out:?}");
     assert!(
         out.stderr
-            .starts_with(&format!("error: {}:5: denied: ", path.display())),
+            .starts_with(&format!("error: {}:6: denied: ", path.display())),
         "{out:?}"
     );
     assert!(
