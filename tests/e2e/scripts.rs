@@ -1,4 +1,4 @@
-//! `host run SCRIPT.py`: scripts with no build step, in the runtime components that
+//! `host run SCRIPT.py` and `host run SCRIPT.js`: scripts with no build step, in the runtime components that
 //! `runtimes/build.sh` builds, against the fake API server; and the script examples in
 //! `examples/scripts/`, each under its own Role.
 
@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::harness::{Cluster, Output, run_with_limit};
 
-/// The Python runtime carries CPython: its first compile (once per test run, see
-/// [`runtime_dir`]) takes a while on a busy machine.
+/// The runtimes carry CPython and SpiderMonkey: their first compile (once per test run,
+/// see [`runtime_dir`]) takes a while on a busy machine.
 const LIMIT: Duration = Duration::from_secs(300);
 
 fn workspace() -> PathBuf {
@@ -19,16 +19,20 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The runtimes, built once per test run by `runtimes/build.sh` (which keeps an
-/// unchanged build) under the target directory, and compiled into the shared cache by
-/// one first run, so that tests running in parallel do not all compile them at once.
+/// The runtimes beside the `host` binary, where it looks by default (`./test.sh` builds
+/// them there; `runtimes/build.sh` keeps an unchanged build), compiled into the shared
+/// cache by one first run each, so that tests running in parallel do not all compile
+/// them at once.
 fn runtime_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtimes");
+        let host = crate::harness::host_bin();
+        let dir = host
+            .parent()
+            .expect("host is in a directory")
+            .join("runtimes");
         let out = std::process::Command::new(workspace().join("runtimes/build.sh"))
             .arg(&dir)
-            .arg("python")
             .output()
             .expect("run runtimes/build.sh");
         assert!(
@@ -39,10 +43,12 @@ fn runtime_dir() -> &'static Path {
             String::from_utf8_lossy(&out.stderr)
         );
         let cluster = Cluster::admin();
-        let script = cluster.home.path().join("warm.py");
-        std::fs::write(&script, "pass\n").unwrap();
-        let warm = run_script_in(&dir, &cluster, &[], &script, &[]);
-        assert_eq!(warm.code(), 0, "{warm:?}");
+        for (name, source) in [("warm.py", "pass\n"), ("warm.js", "\n")] {
+            let script = cluster.home.path().join(name);
+            std::fs::write(&script, source).unwrap();
+            let warm = run_script_in(&dir, &cluster, &[], &script, &[]);
+            assert_eq!(warm.code(), 0, "{warm:?}");
+        }
         dir
     })
 }
@@ -261,6 +267,7 @@ fn finished_pod(cluster: &Cluster, name: &str, phase: &str, minutes_ago: u64) {
 
 #[test]
 fn example_delete_succeeded_pods_deletes_only_old_succeeded_pods_under_its_role() {
+    runtime_dir();
     let cluster = Cluster::admin();
     finished_pod(&cluster, "job-old", "Succeeded", 120);
     finished_pod(&cluster, "job-recent", "Succeeded", 5);
@@ -280,8 +287,13 @@ fn example_delete_succeeded_pods_deletes_only_old_succeeded_pods_under_its_role(
         &["--older-than", "60"],
     );
     assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.stdout, "pod/job-old deleted: finished 120 minutes ago\n",
+    // The minutes count from the pod's finishedAt to the run: 120, or one more on a
+    // slow machine.
+    let report: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(report.len(), 1, "{out:?}");
+    assert!(
+        report[0].starts_with("pod/job-old deleted: finished 12")
+            && report[0].ends_with(" minutes ago"),
         "{out:?}"
     );
     let left = cluster.server.get("/api/v1/namespaces/demo/pods").unwrap();
@@ -368,4 +380,145 @@ fn example_rollout_status_follows_a_deployment_until_it_is_rolled_out() {
     assert_eq!(next(), r#"deployment "web" successfully rolled out"#);
     let status = crate::harness::wait_with_limit(&mut child, LIMIT);
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn javascript_script_is_a_module_with_top_level_await_and_its_arguments() {
+    let cluster = Cluster::admin();
+    let path = script(
+        &cluster,
+        "count.js",
+        "import { list, path, namespace } from \"kubewasm\";\n\
+         import * as kubewasm from \"kubewasm\";\n\
+         const pods = await list(path(\"v1\", \"pods\", { namespace: namespace() }), { limit: 20 });\n\
+         console.log(pods.length, pods[0].metadata.name, JSON.stringify(process.argv.slice(2)));\n\
+         try {\n  await kubewasm.get(\"/api/v1/namespaces/demo/pods/nope\");\n\
+         } catch (e) {\n  console.log(e instanceof kubewasm.ApiError, e.code, e.reason);\n}\n\
+         process.exitCode = 4;\n",
+    );
+    let out = run_script(&cluster, &[], &path, &["--flag", "x"]);
+    assert_eq!(out.code(), 4, "{out:?}");
+    assert_eq!(
+        out.stdout, "50 demo-00000 [\"--flag\",\"x\"]\ntrue 404 NotFound\n",
+        "{out:?}"
+    );
+    let paths = cluster.paths();
+    assert_eq!(paths[0], "/api/v1/namespaces/demo/pods?limit=20");
+    assert!(paths[1].contains("continue="), "{paths:?}");
+}
+
+#[test]
+fn javascript_script_errors_are_one_line_naming_the_file() {
+    let cluster = Cluster::admin();
+    let cases = [
+        (
+            "syntax.js",
+            "const x = 1;\nconst y = ;\n",
+            ":2: SyntaxError: ",
+        ),
+        (
+            "throws.js",
+            "const x = 1;\nawait Promise.reject(new TypeError(\"bad value\"));\n",
+            ":2: TypeError: bad value",
+        ),
+        (
+            "fs.js",
+            "import fs from \"fs\";\n",
+            ":1: SyntaxError: cannot import \"fs\": a script can import only \"kubewasm\"",
+        ),
+        (
+            "exit.js",
+            "process.exit(9);\nconsole.log(\"not reached\");\n",
+            "",
+        ),
+    ];
+    for (name, source, expected) in cases {
+        let path = script(&cluster, name, source);
+        let out = run_script(&cluster, &[], &path, &[]);
+        assert_eq!(out.stdout, "", "{name}: {out:?}");
+        if expected.is_empty() {
+            assert_eq!(out.code(), 9, "{name}: {out:?}");
+            continue;
+        }
+        assert_eq!(out.code(), 1, "{name}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.starts_with(&format!("error: {}:", path.display())),
+            "{name}: {out:?}"
+        );
+        assert!(line.contains(expected), "{name}: {out:?}");
+    }
+
+    // A denial is an exception naming the rule that would allow it.
+    let path = script(
+        &cluster,
+        "secrets.js",
+        "import { list } from \"kubewasm\";\nawait list(\"/api/v1/namespaces/demo/secrets\");\n",
+    );
+    let out = run_script(&cluster, &[], &path, &[]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: {}:2: denied: list secrets",
+            path.display()
+        )),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("resources: [\"secrets\"]"), "{out:?}");
+}
+
+#[test]
+fn example_pods_not_ready_prints_each_with_its_last_log_lines_under_its_role() {
+    let cluster = Cluster::admin();
+    let pods = "/api/v1/namespaces/demo/pods";
+    cluster
+        .server
+        .create(
+            pods,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-broken"},"spec":{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"}]}}"#,
+        )
+        .unwrap();
+    cluster
+        .server
+        .patch(
+            &format!("{pods}/web-broken/status"),
+            "merge",
+            r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"False"}]}}"#,
+        )
+        .unwrap();
+    let examples = workspace().join("examples/scripts");
+    let role = examples.join("pods-not-ready.role.yaml");
+    let audit = cluster.home.path().join("audit.jsonl");
+    let out = run_script(
+        &cluster,
+        &[
+            "--policy",
+            role.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+        &examples.join("pods-not-ready.js"),
+        &[],
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    let report: Vec<&str> = out.stdout.lines().collect();
+    let at = report
+        .iter()
+        .position(|l| *l == "pod/web-broken (Running):")
+        .unwrap_or_else(|| panic!("web-broken is not reported: {out:?}"));
+    let tail = &report[at + 1..at + 6];
+    assert!(
+        tail.iter()
+            .all(|l| l.starts_with("  ") && l.contains("from demo/web-broken/app")),
+        "{out:?}"
+    );
+    assert!(
+        !report.iter().any(|l| l.starts_with("pod/demo-00001 ")),
+        "a Ready pod is reported: {out:?}"
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        text.lines().all(|l| l.contains(r#""decision":"allow""#)),
+        "{text}"
+    );
 }
