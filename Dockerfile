@@ -15,7 +15,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/host /usr/local/bin/host
 COPY --from=build /src/target/wasm32-wasip2/release/guest.wasm /opt/kubewasm/guest.wasm
 # Native code for the guest above, owned by root and read-only for the runtime user:
-# `host run` loads a guest from here when its SHA-256 matches (KUBEWASM_PRECOMPILED_DIR).
+# `host run` loads a guest from here when its BLAKE3 hash matches (KUBEWASM_PRECOMPILED_DIR).
 COPY --from=build /out/precompiled /opt/kubewasm/precompiled
 ENV KUBEWASM_PRECOMPILED_DIR=/opt/kubewasm/precompiled
 # Other guests are compiled once and cached here; mount an emptyDir (see deploy/job.yaml),

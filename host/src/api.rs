@@ -11,16 +11,17 @@ use kube::client::Body;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi_io::streams::{DynInputStream, Error as StreamErrorResource};
 
-use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
+use crate::audit::{AuditLog, AuditRecord, FailureAudit, now_rfc3339};
 use crate::bindings::{api, credentials as wit_credentials};
 use crate::body::BodyStream;
+use crate::body::COALESCE;
 use crate::credentials::{AuthKind, Identity, Source};
 use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
-use crate::limits::{Limits, RateLimiter, StreamSlot, StreamSlots};
+use crate::limits::{HostMemory, Limits, RateLimiter, RefusalBudget, StreamSlot, StreamSlots};
 use crate::policy::{Decision, Policy, RequestInfo};
 use crate::reauth::Reauthenticated;
 use crate::sanitize;
-use crate::transport::{ErrorCode, Transport};
+use crate::transport::{ErrorCode, HTTP2_STREAM_WINDOW, Transport};
 
 /// Builds a [`KubeCtx`]. Every setting has a safe default, stated on its method.
 pub struct KubeCtxBuilder {
@@ -80,6 +81,9 @@ impl KubeCtxBuilder {
             transport: self.transport.clone(),
             policy: self.policy.clone(),
             audit: self.audit.clone(),
+            failures: self.audit.clone().map(FailureAudit::new),
+            refusals: RefusalBudget::new(self.limits.max_refusals),
+            memory: HostMemory::new(self.limits.max_host_memory),
             discovery: self.discovery.clone(),
             streams: StreamSlots::new(self.limits.max_streams),
             rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
@@ -95,6 +99,12 @@ pub struct KubeCtx {
     transport: Arc<Transport>,
     policy: Arc<Policy>,
     audit: Option<AuditLog>,
+    /// The audit of requests that got no answer, repeats collapsed.
+    failures: Option<FailureAudit>,
+    /// Refusals so far, against `--max-refusals`.
+    refusals: RefusalBudget,
+    /// What the host holds for this guest, against `--max-host-memory`.
+    memory: HostMemory,
     limits: Limits,
     discovery: Option<DiscoveryCache>,
     streams: StreamSlots,
@@ -181,7 +191,7 @@ impl api::Host for KubeCtxView<'_> {
         let mut audit = PendingAudit::begin(&request);
         match self.ctx.answer(request, &mut audit.record).await {
             Ok(reply) => self.respond(reply, audit).map(Ok),
-            Err(code) => Ok(Err(self.ctx.fail(audit, code))),
+            Err(code) => self.ctx.fail(audit, code).map(Err),
         }
     }
 
@@ -308,10 +318,15 @@ impl KubeCtx {
                 &request.headers,
                 request.body.as_deref(),
             )
+            .and_then(|()| {
+                self.memory
+                    .charge(request_bytes(&request), "the request being sent")
+            })
             .map_err(ErrorCode::LimitExceeded)
-            .and_then(|()| self.authorize(&request, record));
-        let info = match checked {
-            Ok(info) => info,
+            .and_then(|charge| Ok((self.authorize(&request, record)?, charge)));
+        // The request's charge is given back when its answer's head has arrived.
+        let (info, _request_charge) = match checked {
+            Ok(checked) => checked,
             Err(refusal) => {
                 // A refusal sends nothing, but it is not free: it takes its turn at
                 // `--qps`/`--burst` like a request that is sent, so a guest that keeps
@@ -325,7 +340,17 @@ impl KubeCtx {
         let discovery = self.discovery_lookup(&request);
         // Taken before anything is sent or read, so a guest over `--max-streams` costs
         // the server nothing; held by the body until the guest drops it.
-        let slot = self.streams.acquire().map_err(ErrorCode::LimitExceeded)?;
+        let mut slot = self.streams.acquire().map_err(ErrorCode::LimitExceeded)?;
+        // What the host may buffer for the body while the guest leaves it unread: one
+        // HTTP/2 stream window, the body's read-ahead and its pending audit record.
+        let buffered = u64::from(HTTP2_STREAM_WINDOW)
+            + COALESCE as u64
+            + (record.path.len() + record.reason.len() + AUDIT_RECORD_OVERHEAD) as u64;
+        slot.hold(
+            self.memory
+                .charge(buffered, "a response body")
+                .map_err(ErrorCode::LimitExceeded)?,
+        );
         // A cache hit sends nothing, so it needs neither the header check nor a turn
         // at the rate limiter.
         let answer = match discovery.as_ref().and_then(DiscoveryLookup::cached) {
@@ -441,10 +466,12 @@ impl KubeCtx {
 
     /// Ends a request that got no answer. A denied or unreadable request is audited as
     /// `deny` with the reason; one that was allowed but failed (a limit, the connection,
-    /// TLS, a credential) keeps its allowing rule and gets the error. Returns what the
-    /// guest sees.
-    fn fail(&self, audit: PendingAudit, code: ErrorCode) -> api::ErrorCode {
-        if let Some(log) = &self.audit {
+    /// TLS, a credential) keeps its allowing rule and gets the error. Identical failures
+    /// share one audit record with a count ([`FailureAudit`]). Returns what the guest
+    /// sees, or, once the guest has been refused more than `--max-refusals` times, the
+    /// error that stops it.
+    fn fail(&self, audit: PendingAudit, code: ErrorCode) -> wasmtime::Result<api::ErrorCode> {
+        if let Some(failures) = &self.failures {
             let PendingAudit { mut record, start } = audit;
             if matches!(code, ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_)) {
                 record.decision = "deny";
@@ -453,9 +480,15 @@ impl KubeCtx {
                 record.error = Some(code.to_string());
             }
             record.finish(start.elapsed());
-            log.record(&record);
+            failures.record(record);
         }
-        code.into()
+        if matches!(
+            code,
+            ErrorCode::Denied(_) | ErrorCode::InvalidRequest(_) | ErrorCode::LimitExceeded(_)
+        ) {
+            self.refusals.spend()?;
+        }
+        Ok(code.into())
     }
 }
 
@@ -491,6 +524,26 @@ impl KubeCtxView<'_> {
             body,
         })
     }
+}
+
+/// Bytes of an audit record beside its path and reason (its other fields, the map
+/// entry), an upper bound.
+const AUDIT_RECORD_OVERHEAD: usize = 512;
+
+/// Bytes of a header beside its name and value in the host's copies (the list entry,
+/// the header map's), an upper bound.
+const HEADER_OVERHEAD: usize = 64;
+
+/// What the host holds while it sends `request`: its copy and the HTTP request built
+/// from it (path, headers, body).
+fn request_bytes(request: &api::Request) -> u64 {
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + HEADER_OVERHEAD)
+        .sum();
+    let body = request.body.as_ref().map_or(0, Vec::len);
+    (2 * request.path_and_query.len() + 2 * headers + body) as u64
 }
 
 /// Whether the query sets `name` to true (`name=true` or `name=1`), as the API server

@@ -6,10 +6,17 @@
 //! line is written when its response body is finished or dropped, so a watch appears
 //! when it ends. Credentials are never part of a request the guest can build, so
 //! they cannot appear here.
+//!
+//! A guest that repeats a failed request does not grow the log with it: [`FailureAudit`]
+//! records the first one, then one record with a `count` for the identical ones that
+//! follow (at most one per request every [`REPEAT_WINDOW`], and when the guest ends).
 
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -98,12 +105,147 @@ pub struct AuditRecord {
     /// Why the request failed without a response (TLS, connect, limit), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On a record that stands for repeats: how many identical failed requests it
+    /// stands for (the first of them was recorded on its own line before). `time` and
+    /// `duration_ms` are the last one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 impl AuditRecord {
     /// Sets `duration_ms` from the time elapsed since `start`.
     pub fn finish(&mut self, elapsed: Duration) {
         self.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    }
+}
+
+/// How long identical failed requests are counted before a record with their count is
+/// written (one is also written when the guest ends).
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Distinct failed requests whose repeats one guest's [`FailureAudit`] counts at a time;
+/// past it, every pending count is written out and counting starts afresh, so the
+/// memory held is bounded whatever the guest sends.
+const MAX_TRACKED: usize = 256;
+
+/// The audit of one guest's failed requests (denied, invalid, over a limit, or not
+/// answered): the first of a kind is recorded at once, identical ones after it are
+/// counted and recorded as one line with a `count`. Every distinct request still gets a
+/// line of its own. Dropping it (the guest ended) writes what is still counted.
+pub struct FailureAudit {
+    log: AuditLog,
+    hasher: RandomState,
+    repeats: Mutex<HashMap<u64, Repeat>>,
+}
+
+/// Identical failed requests counted since the last line written for them.
+struct Repeat {
+    last: AuditRecord,
+    pending: u64,
+    written: Instant,
+}
+
+impl FailureAudit {
+    /// Audits one guest's failed requests to `log`.
+    pub fn new(log: AuditLog) -> Self {
+        Self {
+            log,
+            hasher: RandomState::new(),
+            repeats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a failed request, or counts it if an identical one was recorded before.
+    /// Requests are identical when everything but the time and duration is.
+    pub fn record(&self, record: AuditRecord) {
+        let key = self.key(&record);
+        let now = Instant::now();
+        let mut repeats = match self.repeats.lock() {
+            Ok(repeats) => repeats,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(repeat) = repeats.get_mut(&key) {
+            repeat.pending += 1;
+            repeat.last = record;
+            if now.duration_since(repeat.written) >= REPEAT_WINDOW {
+                write_pending(&self.log, repeat);
+                repeat.written = now;
+            }
+            return;
+        }
+        if repeats.len() >= MAX_TRACKED {
+            for repeat in repeats.values_mut() {
+                write_pending(&self.log, repeat);
+            }
+            repeats.clear();
+        }
+        self.log.record(&record);
+        repeats.insert(
+            key,
+            Repeat {
+                last: record,
+                pending: 0,
+                written: now,
+            },
+        );
+    }
+
+    fn key(&self, record: &AuditRecord) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        let AuditRecord {
+            time: _,
+            verb,
+            api_group,
+            resource,
+            subresource,
+            namespace,
+            name,
+            path,
+            decision,
+            reason,
+            status,
+            http_version,
+            bytes,
+            duration_ms: _,
+            error,
+            count: _,
+        } = record;
+        (
+            verb,
+            api_group,
+            resource,
+            subresource,
+            namespace,
+            name,
+            path,
+            decision,
+        )
+            .hash(&mut h);
+        (reason, status, http_version, bytes, error).hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Writes one line for the repeats counted so far, if there are any.
+fn write_pending(log: &AuditLog, repeat: &mut Repeat) {
+    if repeat.pending == 0 {
+        return;
+    }
+    let mut line = repeat.last.clone();
+    line.count = Some(repeat.pending);
+    log.record(&line);
+    repeat.pending = 0;
+}
+
+impl Drop for FailureAudit {
+    fn drop(&mut self) {
+        let repeats = match self.repeats.get_mut() {
+            Ok(repeats) => repeats,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for repeat in repeats.values_mut() {
+            write_pending(&self.log, repeat);
+        }
     }
 }
 
@@ -149,19 +291,94 @@ mod tests {
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Buf {
+        fn lines(&self) -> Vec<serde_json::Value> {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        }
+    }
+
+    fn denied(path: &str) -> AuditRecord {
+        AuditRecord {
+            time: now_rfc3339(),
+            verb: "get".into(),
+            resource: "secrets".into(),
+            path: path.into(),
+            decision: "deny",
+            reason: "secrets are not allowed".into(),
+            ..AuditRecord::default()
+        }
+    }
+
+    #[test]
+    fn identical_failed_requests_collapse_into_one_counted_record() {
+        let buf = Buf::default();
+        let audit = FailureAudit::new(AuditLog::new(Box::new(buf.clone())));
+        for _ in 0..20_000 {
+            audit.record(denied("/api/v1/namespaces/demo/secrets/a"));
+        }
+        assert_eq!(buf.lines().len(), 1, "the first is recorded at once");
+        drop(audit);
+        let lines = buf.lines();
+        assert_eq!(
+            lines.len(),
+            2,
+            "the repeats are one line when the guest ends"
+        );
+        assert!(lines[0].get("count").is_none());
+        assert_eq!(lines[1]["count"], 19_999);
+        assert_eq!(lines[1]["path"], "/api/v1/namespaces/demo/secrets/a");
+    }
+
+    #[test]
+    fn every_distinct_failed_request_gets_its_own_record() {
+        let buf = Buf::default();
+        let audit = FailureAudit::new(AuditLog::new(Box::new(buf.clone())));
+        for i in 0..1_000 {
+            audit.record(denied(&format!("/api/v1/namespaces/demo/secrets/s{i}")));
+            audit.record(denied(&format!("/api/v1/namespaces/demo/secrets/s{i}")));
+        }
+        drop(audit);
+        let lines = buf.lines();
+        let first: Vec<_> = lines.iter().filter(|l| l.get("count").is_none()).collect();
+        let counted: u64 = lines.iter().filter_map(|l| l["count"].as_u64()).sum();
+        assert_eq!(first.len(), 1_000, "each distinct request once");
+        assert_eq!(counted, 1_000, "and each repeat counted once");
+    }
+
+    #[test]
+    fn repeats_are_written_out_once_per_window() {
+        let buf = Buf::default();
+        let audit = FailureAudit::new(AuditLog::new(Box::new(buf.clone())));
+        audit.record(denied("/a"));
+        audit.record(denied("/a"));
+        // Pretend the window has passed since the last line.
+        for repeat in audit.repeats.lock().unwrap().values_mut() {
+            repeat.written -= REPEAT_WINDOW;
+        }
+        audit.record(denied("/a"));
+        let lines = buf.lines();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["count"], 2);
+        drop(audit);
+        assert_eq!(buf.lines().len(), 2, "nothing left to write");
+    }
+
     #[test]
     fn audit_record_is_one_json_line() {
-        #[derive(Clone, Default)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let buf = Buf::default();
         let log = AuditLog::new(Box::new(buf.clone()));
         log.record(&AuditRecord {

@@ -82,7 +82,7 @@ enum Command {
             conflicts_with = "out_dir"
         )]
         output: Option<PathBuf>,
-        /// A directory of precompiled guests to add it to, named by the guest's SHA-256.
+        /// A directory of precompiled guests to add it to, named by the guest's BLAKE3 hash.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
@@ -308,6 +308,16 @@ struct SandboxArgs {
     #[arg(long, value_name = "SIZE", default_value = "64Ki", value_parser = limits::parse_bytes)]
     max_path_bytes: u64,
 
+    /// Refused requests (denied, invalid or over a request limit) after which the guest
+    /// is stopped (0 for no limit).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_refusals: u64,
+
+    /// Memory the host may hold for the guest beside its own: the request being sent,
+    /// and what it may buffer for each response body held open unread.
+    #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = limits::parse_bytes)]
+    max_host_memory: u64,
+
     /// Give the guest read-only access to a host directory, seen as GUEST (default: the
     /// same path). The guest has no filesystem otherwise.
     #[arg(long, value_name = "HOST[::GUEST]")]
@@ -338,6 +348,8 @@ impl SandboxArgs {
             max_request_header_bytes: self.max_request_header_bytes,
             max_request_headers: self.max_request_headers,
             max_path_bytes: self.max_path_bytes,
+            max_refusals: self.max_refusals,
+            max_host_memory: self.max_host_memory,
         })
     }
 

@@ -15,8 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::cache::{self, CacheKey};
 
 /// How long a discovery answer is used, as kubectl's discovery cache.
@@ -49,7 +47,7 @@ pub struct DiscoveryCache {
 impl DiscoveryCache {
     /// The cache for `server` under the cache root `root`.
     pub fn new(root: &Path, server: &str) -> Self {
-        let server_key = cache::hex(&Sha256::digest(server.as_bytes())[..12]);
+        let server_key = cache::hex(&blake3::hash(server.as_bytes()).as_bytes()[..12]);
         let key = CacheKey::open(root)
             .inspect_err(|e| tracing::warn!("not caching discovery answers: {e:#}"))
             .ok();
@@ -118,11 +116,13 @@ impl DiscoveryCache {
 
     /// The entry's name (sealed with it: it names the server, path and accept) and file.
     fn file(&self, path: &str, accept: &str) -> (String, PathBuf) {
-        let mut hasher = Sha256::new();
+        let mut hasher = blake3::Hasher::new();
         hasher.update(path.as_bytes());
         hasher.update(b"\n");
         hasher.update(accept.as_bytes());
-        let file = self.dir.join(cache::hex(&hasher.finalize()[..16]));
+        let file = self
+            .dir
+            .join(cache::hex(&hasher.finalize().as_bytes()[..16]));
         (file.display().to_string(), file)
     }
 }

@@ -2,7 +2,7 @@
 //! components.
 //!
 //! Compiling a guest with Cranelift takes far longer than running a `get pods`, so a
-//! compiled component is kept on disk keyed by the SHA-256 of the guest's bytes and the
+//! compiled component is kept on disk keyed by the BLAKE3 hash of the guest's bytes and the
 //! engine's compatibility hash (wasmtime version, target, settings). An unchanged guest
 //! is compiled once; a changed guest or a new host gets a new key. Loading a cached
 //! artifact maps native code into the process, so the cache only trusts a directory
@@ -149,7 +149,7 @@ pub fn winch_engine() -> anyhow::Result<Engine> {
 }
 
 /// Compiled components an operator made ahead of time (`host compile --out-dir DIR`),
-/// named `<sha256 of the .wasm>.cwasm`: `host run --precompiled DIR` (or
+/// named `<BLAKE3 hash of the .wasm>.cwasm` (`b3sum`): `host run --precompiled DIR` (or
 /// `$KUBEWASM_PRECOMPILED_DIR`, which the Dockerfile sets) loads a guest from here
 /// without compiling it. Precompiled code is native code, so the directory must be one
 /// the operator controls: owned by root or this user, writable by nobody else, and never
@@ -185,9 +185,9 @@ impl PrecompiledDir {
     }
 
     /// The file name of the compiled form of `wasm` (what `host compile --out-dir`
-    /// writes): the SHA-256 of its bytes.
+    /// writes): the BLAKE3 hash of its bytes.
     pub fn file_name(wasm: &[u8]) -> String {
-        format!("{}.cwasm", cache::sha256_hex(wasm))
+        format!("{}.cwasm", cache::digest_hex(wasm))
     }
 
     /// The compiled form of `wasm` if there is one that this engine can load. One that
@@ -476,13 +476,13 @@ pub fn lower_thread_priority() {
     }
 }
 
-/// `sha256(wasm)` plus the engine's compatibility hash, as hex.
+/// `blake3(wasm)` plus the engine's compatibility hash, as hex.
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hasher);
-    let mut key = cache::sha256_hex(wasm);
+    let mut key = cache::digest_hex(wasm);
     key.push('-');
     key.push_str(&format!("{:016x}", engine_hasher.finish()));
     key

@@ -6,7 +6,7 @@
 //! request) with a message naming the limit and its flag, never the host.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,6 +44,17 @@ pub struct Limits {
     pub max_request_headers: usize,
     /// Longest path and query (`--max-path-bytes`, default 64 KiB).
     pub max_path_bytes: u64,
+    /// Refused requests (denied by the policy, invalid, or over a request limit) after
+    /// which the guest is stopped (`--max-refusals`, default 1000; 0 for no limit).
+    /// Refusals are paced by `--qps`/`--burst` first, so this ends a guest that keeps
+    /// asking for what it may not have instead of letting it probe forever.
+    pub max_refusals: u64,
+    /// Memory the host may hold on the guest's behalf (`--max-host-memory`, default
+    /// 64 MiB), beside the guest's own `max_memory`: the request being sent (its copy,
+    /// header map and body) and, for each response body the guest holds open, what the
+    /// host may buffer for it unread (one HTTP/2 stream window, the body's read-ahead
+    /// buffer and its pending audit record). See [`HostMemory`].
+    pub max_host_memory: u64,
 }
 
 impl Limits {
@@ -117,7 +128,35 @@ impl Default for Limits {
             max_request_header_bytes: 1 << 20,
             max_request_headers: 64,
             max_path_bytes: 64 << 10,
+            max_refusals: 1000,
+            max_host_memory: 64 << 20,
         }
+    }
+}
+
+/// Counts one guest's refused requests against `--max-refusals`.
+#[derive(Debug)]
+pub struct RefusalBudget {
+    max: u64,
+    refused: AtomicU64,
+}
+
+impl RefusalBudget {
+    /// A budget of `max` refusals (0: no limit).
+    pub fn new(max: u64) -> Self {
+        Self {
+            max,
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one refusal; past the budget, the error that stops the guest.
+    pub fn spend(&self) -> Result<(), LimitExceeded> {
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.max > 0 && refused > self.max {
+            return Err(LimitExceeded::Refusals(self.max));
+        }
+        Ok(())
     }
 }
 
@@ -133,6 +172,13 @@ pub enum LimitExceeded {
     /// The run took longer than `--timeout`.
     #[error("the guest ran for longer than {0:?} (raise it with --timeout)")]
     WallTime(Duration),
+    /// The host refused more of the guest's requests than `--max-refusals` allows.
+    #[error(
+        "the guest was stopped after the host refused more than {0} of its requests (denied \
+         by the policy, invalid or over a request limit; see the audit log, or raise it with \
+         --max-refusals)"
+    )]
+    Refusals(u64),
 }
 
 /// Formats a byte count as kubectl-style binary units (`256Mi`).
@@ -149,6 +195,21 @@ pub fn format_bytes(bytes: u64) -> String {
         }
     }
     format!("{bytes} bytes")
+}
+
+/// A byte count for a message: exact in kubectl's units when it is a multiple of one,
+/// else in MiB or KiB to one decimal.
+fn approx_bytes(bytes: u64) -> String {
+    let exact = format_bytes(bytes);
+    if !exact.ends_with("bytes") {
+        exact
+    } else if bytes >= 1 << 20 {
+        format!("{:.1}Mi", bytes as f64 / f64::from(1 << 20))
+    } else if bytes >= 1 << 10 {
+        format!("{:.1}Ki", bytes as f64 / f64::from(1 << 10))
+    } else {
+        exact
+    }
 }
 
 /// Parses a byte size: a number with an optional `Ki`, `Mi`, `Gi`, `Ti` (or `K`, `M`,
@@ -262,6 +323,71 @@ impl wasmtime::ResourceLimiter for GuestLimiter {
     }
 }
 
+/// What the host holds on one guest's behalf, counted against `--max-host-memory`.
+/// Charges are upper bounds taken before the memory is used (a response body is charged
+/// its whole stream window when it opens), so the budget holds whatever the guest does.
+#[derive(Clone, Debug)]
+pub struct HostMemory {
+    held: Arc<AtomicU64>,
+    max: u64,
+}
+
+/// Bytes charged to a guest's [`HostMemory`], given back on drop.
+#[derive(Debug)]
+pub struct Charge {
+    held: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+impl HostMemory {
+    /// A budget of `max` bytes.
+    pub fn new(max: u64) -> Self {
+        Self {
+            held: Arc::new(AtomicU64::new(0)),
+            max,
+        }
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Charges `bytes` for `what`, or says why not (naming the flag).
+    pub fn charge(&self, bytes: u64, what: &str) -> Result<Charge, String> {
+        let mut current = self.held.load(Ordering::Acquire);
+        loop {
+            let total = current.saturating_add(bytes);
+            if total > self.max {
+                return Err(format!(
+                    "{what} needs {} of host memory, and the host already holds {} for this guest; the limit is {} (raise it with --max-host-memory, or drop bodies the guest has read)",
+                    approx_bytes(bytes),
+                    approx_bytes(current),
+                    format_bytes(self.max)
+                ));
+            }
+            match self
+                .held
+                .compare_exchange(current, total, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    return Ok(Charge {
+                        held: self.held.clone(),
+                        bytes,
+                    });
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
 /// Counts open response streams against `--max-streams`.
 #[derive(Clone, Debug)]
 pub struct StreamSlots {
@@ -269,13 +395,23 @@ pub struct StreamSlots {
     max: usize,
 }
 
-/// An occupied stream slot, released on drop.
+/// An occupied stream slot, released on drop with the host memory charged for it.
 #[derive(Debug)]
-pub struct StreamSlot(Arc<AtomicUsize>);
+pub struct StreamSlot {
+    open: Arc<AtomicUsize>,
+    charge: Option<Charge>,
+}
+
+impl StreamSlot {
+    /// Holds `charge` (the memory the host may buffer for this body) with the slot.
+    pub fn hold(&mut self, charge: Charge) {
+        self.charge = Some(charge);
+    }
+}
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -303,7 +439,12 @@ impl StreamSlots {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Ok(StreamSlot(self.open.clone())),
+                Ok(_) => {
+                    return Ok(StreamSlot {
+                        open: self.open.clone(),
+                        charge: None,
+                    });
+                }
                 Err(actual) => current = actual,
             }
         }
@@ -416,6 +557,23 @@ mod tests {
     fn formats_binary_sizes() {
         assert_eq!(format_bytes(256 << 20), "256Mi");
         assert_eq!(format_bytes(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn host_memory_refuses_past_its_budget_names_the_flag_and_frees_on_drop() {
+        let memory = HostMemory::new(10 << 20);
+        let a = memory.charge(6 << 20, "a response body").unwrap();
+        let _b = memory.charge(4 << 20, "a request").unwrap();
+        assert_eq!(memory.held(), 10 << 20, "at the limit is allowed");
+        let err = memory.charge(1, "a request").unwrap_err();
+        assert!(err.contains("--max-host-memory"), "{err}");
+        assert!(
+            err.contains("already holds 10Mi") && err.contains("limit is 10Mi"),
+            "{err}"
+        );
+        drop(a);
+        assert_eq!(memory.held(), 4 << 20);
+        memory.charge(6 << 20, "a response body").unwrap();
     }
 
     #[test]

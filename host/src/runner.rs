@@ -237,7 +237,13 @@ impl PreparedScript {
             Some(limit) if store.data().cpu.total() > limit => {
                 Err(wasmtime::Error::new(LimitExceeded::CpuTime(limit)))
             }
-            _ => Ok(UpdateDeadline::Yield(1)),
+            // tokio's own yield puts the guest at the back of the run queue; wasmtime's
+            // plain `Yield` wakes it at once, and tokio then runs it again first (its
+            // LIFO slot), so a spinning guest starved the others on its worker.
+            _ => Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            )),
         });
 
         let run = async {

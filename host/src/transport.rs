@@ -167,6 +167,13 @@ impl Transport {
     }
 }
 
+/// The HTTP/2 connection flow-control window: Go's `transportDefaultConnFlow`.
+pub const HTTP2_CONNECTION_WINDOW: u32 = 1 << 30;
+
+/// The HTTP/2 flow-control window of each stream: how much of a response the host
+/// buffers before the guest reads it (hyper's default).
+pub const HTTP2_STREAM_WINDOW: u32 = 2 << 20;
+
 /// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
 /// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1).
 fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
@@ -191,7 +198,15 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
     let https = https.enable_http1().enable_http2().wrap_connector(http);
+    // Every request of the host (every guest's, for an embedder) shares one HTTP/2
+    // connection. hyper's 5 MiB connection window would let three bodies a guest leaves
+    // unread (2 MiB stream window each) stop the data of every other request; Go's
+    // client, and so client-go, open the connection window to 1 GiB, so that only the
+    // unread stream waits. What a guest's unread streams can hold in the host is then
+    // bounded by `--max-streams` times the stream window (see `limits`).
     let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
+        .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
         .build::<_, kube::client::Body>(https);
     // gzip on the wire, as kubectl asks for it: the server compresses responses over
     // 128 KiB, and a 10,000-pod list shrinks about 25-fold. Only gzip, as kube-client and

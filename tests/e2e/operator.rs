@@ -190,3 +190,40 @@ fn embedding_example_runs_two_guests_with_different_policies() {
     );
     assert!(out.stderr.contains("denied: list secrets"), "{out:?}");
 }
+
+#[test]
+fn soak_keeps_every_ordinary_guest_working_beside_hostile_ones() {
+    let cluster = Cluster::admin();
+    let example = crate::harness::host_bin()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("soak");
+    let mut cmd = std::process::Command::new(example);
+    // Two seconds per phase, 6 ordinary guests, one hostile guest of each kind.
+    cmd.env("TMPDIR", cluster.home.path())
+        .arg(GUEST)
+        .arg(crate::harness::ADVERSARY_GUEST)
+        .arg(&cluster.kubeconfig)
+        .args(["2", "6", "5"]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 0, "{out:?}");
+    for phase in ["without hostile guests:", "with hostile guests:"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(phase))
+            .unwrap_or_else(|| panic!("no {phase:?} line: {out:?}"));
+        assert!(line.contains("; 0 failed;"), "{line}");
+    }
+    // Each hostile guest was stopped by its own limit, or refused, and said which.
+    for limit in [
+        "--max-refusals",
+        "--max-request-body-bytes",
+        "--cpu-limit",
+        "--max-memory",
+        "HoldStreams: exit 0: opened 16",
+    ] {
+        assert!(out.stdout.contains(limit), "{limit}: {out:?}");
+    }
+}

@@ -761,3 +761,138 @@ fn refused_requests_take_their_turn_at_the_rate_limit() {
     );
     assert!(cluster.server.requests().is_empty());
 }
+
+#[test]
+fn a_flood_of_identical_refusals_is_one_audit_record_with_a_count() {
+    let cluster = Cluster::admin();
+    let audit = cluster.home.path().join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    let line = adversary_line(
+        &cluster,
+        &["--audit", audit_arg, "--qps", "0"],
+        &["flood", "500", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_eq!(line, "refused 500 of 500");
+    // A distinct request is still recorded on its own.
+    let line = adversary_line(
+        &cluster,
+        &["--audit", audit_arg, "--qps", "0"],
+        &[
+            "flood",
+            "1",
+            "GET",
+            "/api/v1/namespaces/kube-system/secrets",
+        ],
+    );
+    assert_eq!(line, "refused 1 of 1");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{text}");
+    assert_eq!(records[0]["decision"], "deny");
+    assert!(records[0].get("count").is_none(), "{text}");
+    assert_eq!(records[1]["count"], 499, "{text}");
+    assert_eq!(records[1]["path"], "/api/v1/namespaces/demo/secrets");
+    assert_eq!(records[2]["path"], "/api/v1/namespaces/kube-system/secrets");
+}
+
+#[test]
+fn a_guest_refused_past_max_refusals_is_stopped_and_told_why() {
+    let cluster = Cluster::admin();
+    let out = adversary(
+        &cluster,
+        &["--qps", "0", "--max-refusals", "10"],
+        &["flood", "50", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("refused more than 10 of its requests")
+            && out.stderr.contains("--max-refusals"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("refused 50"), "{out:?}");
+    assert!(cluster.server.requests().is_empty());
+    // Under the limit the guest carries on.
+    let line = adversary_line(
+        &cluster,
+        &["--qps", "0", "--max-refusals", "10"],
+        &["flood", "10", "GET", "/api/v1/namespaces/demo/secrets"],
+    );
+    assert_eq!(line, "refused 10 of 10");
+}
+
+#[test]
+fn unread_bodies_do_not_stall_the_connection_other_requests_share() {
+    // Watches that each send ~8 MB of events; three of them left unread are more than
+    // the 5 MiB HTTP/2 connection window hyper starts with, which is shared by every
+    // request of the host (and every guest of an embedder).
+    let cluster = Cluster::start_with(
+        kubewasm_tests::ServerConfig {
+            bulk_pods: Some(kubewasm_tests::BulkPods::new(10)),
+            watch_churn: Some(2_000),
+            watch_timeout: std::time::Duration::from_secs(30),
+            ..kubewasm_tests::ServerConfig::default()
+        },
+        crate::harness::ADMIN_TOKEN,
+    );
+    let line = adversary_line(
+        &cluster,
+        &["--timeout", "20s"],
+        &[
+            "starve",
+            "3",
+            "/api/v1/namespaces/bulk/pods?watch=true",
+            "/api/v1/namespaces/demo/pods",
+        ],
+    );
+    assert!(
+        line.starts_with("read ") && line.ends_with(" bytes"),
+        "{line}"
+    );
+}
+
+#[test]
+fn host_memory_held_for_a_guest_is_bounded_by_max_host_memory() {
+    let cluster = Cluster::admin();
+    // Each open body is charged one HTTP/2 stream window (2 MiB) and its buffers: two
+    // fit in 5 MiB, the third does not.
+    let line = adversary_line(
+        &cluster,
+        &["--max-host-memory", "5Mi"],
+        &[
+            "hold-streams",
+            "16",
+            "/api/v1/namespaces/demo/pods?watch=true&resourceVersion=8384",
+        ],
+    );
+    assert!(line.starts_with("error after 2 limit-exceeded:"), "{line}");
+    assert!(
+        line.contains("--max-host-memory") && line.contains("already holds 4.1Mi"),
+        "{line}"
+    );
+    // A 3 MiB body (kube-apiserver's limit) is refused when the host may hold less...
+    let path = "/api/v1/namespaces/demo/configmaps";
+    let big = |max: &str| {
+        adversary_line(
+            &cluster,
+            &["--policy", "unrestricted", "--max-host-memory", max],
+            &["big-request", "0", "0", "3145728", path],
+        )
+    };
+    let line = big("3Mi");
+    assert!(
+        line.starts_with("error limit-exceeded: the request being sent needs")
+            && line.contains("--max-host-memory"),
+        "{line}"
+    );
+    assert!(
+        !cluster.paths().iter().any(|p| p.contains("configmaps")),
+        "{:?}",
+        cluster.paths()
+    );
+    // ...and sent when it may hold it and a buffer for the answer.
+    let line = big("6Mi");
+    assert!(line.starts_with("status "), "{line}");
+}

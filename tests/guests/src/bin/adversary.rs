@@ -5,8 +5,10 @@
 //!   prints `status N` or `error CASE: TEXT`.
 //! - `read-body PATH`: GET PATH and read the whole body; prints `read N bytes` or
 //!   `body-error CASE: TEXT`.
-//! - `hold-streams N PATH`: open N bodies at once; prints `opened N` or the error of the
-//!   first that failed.
+//! - `hold-streams N PATH [SECONDS]`: open N bodies at once and hold them, unread, for
+//!   SECONDS (default 0); prints `opened N` or the error of the first that failed.
+//! - `starve N HELD-PATH PATH`: open N bodies of HELD-PATH and leave them unread for a
+//!   second, then read PATH whole; prints `read N bytes` (or the error).
 //! - `read-file PATH`: read a file through WASI; prints `read N bytes` or `error: TEXT`.
 //! - `connect ADDR`: open a TCP socket; prints `connected` or `error: TEXT`.
 //! - `memory-bomb`: allocate until something gives.
@@ -29,7 +31,12 @@ fn main() {
             args[3].parse().unwrap_or(0),
             &args[4],
         ),
-        Some("hold-streams") => hold_streams(args[1].parse().unwrap_or(1), &args[2]),
+        Some("hold-streams") => hold_streams(
+            args[1].parse().unwrap_or(1),
+            &args[2],
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
+        ),
+        Some("starve") => starve(args[1].parse().unwrap_or(1), &args[2], &args[3]),
         Some("read-file") => match std::fs::read(&args[1]) {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
             Err(e) => format!("error: {e}"),
@@ -164,7 +171,22 @@ fn read_body(path: &str) -> String {
     }
 }
 
-fn hold_streams(n: usize, path: &str) -> String {
+fn starve(n: usize, held_path: &str, path: &str) -> String {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        match send("GET", held_path, &[]) {
+            Ok(r) => held.push(r),
+            Err(e) => return format!("error after {} {}", held.len(), describe(&e)),
+        }
+    }
+    // Time for the held bodies' data to arrive and sit unread.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let line = read_body(path);
+    drop(held);
+    line
+}
+
+fn hold_streams(n: usize, path: &str, seconds: u64) -> String {
     let mut held = Vec::new();
     for _ in 0..n {
         match send("GET", path, &[]) {
@@ -172,5 +194,6 @@ fn hold_streams(n: usize, path: &str) -> String {
             Err(e) => return format!("error after {} {}", held.len(), describe(&e)),
         }
     }
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
     format!("opened {}", held.len())
 }
