@@ -197,6 +197,15 @@ fn python_script_reads_its_own_file_and_nothing_else_unless_granted() {
     let granted = run_script(&cluster, &["--dir", dir.to_str().unwrap()], &path, &[]);
     assert_eq!(granted.code(), 0, "{granted:?}");
     assert!(granted.stdout.ends_with("next door\n"), "{granted:?}");
+
+    // The runtimes are code every later script runs in: never granted, even read-only.
+    let runtimes = runtime_dir().to_str().unwrap();
+    let refused = run_script(&cluster, &["--dir", runtimes], &path, &[]);
+    assert_eq!(refused.code(), 1, "{refused:?}");
+    assert!(
+        one_line(&refused).contains("the script runtimes"),
+        "{refused:?}"
+    );
 }
 
 #[test]
