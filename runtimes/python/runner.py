@@ -147,6 +147,9 @@ def main(argv):
         exec(code, main_module.__dict__)
     except SystemExit as e:
         return _exit_code(e.code)
+    except BrokenPipeError:
+        # `host run x.py | head`: the reader has what it wanted; not an error.
+        return 0
     except BaseException as e:  # noqa: BLE001 - every uncaught error is reported
         if "KUBEWASM_TRACEBACK" in os.environ:
             traceback.print_exc()
@@ -161,7 +164,10 @@ class Run(exports.Run):
         os.environ.clear()
         os.environ.update(environment.get_environment())
         code = main(environment.get_arguments())
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BrokenPipeError:
+                pass
         if code != 0:
             wasi_exit.exit_with_code(code)
