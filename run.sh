@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the guest and the host, then runs `host run guest.wasm ARGS...`
-# (default: `get pods -n demo`).
+# (default: `get pods -n demo`). With a script among the arguments
+# (`./run.sh [HOST-OPTIONS] SCRIPT.py|SCRIPT.js [ARGS...]`) it builds the script
+# runtimes instead and runs `host run HOST-OPTIONS SCRIPT ARGS...`.
 #
 # It uses your cluster the way kubectl finds it ($KUBECONFIG, ~/.kube/config, or the
 # pod's ServiceAccount). With no cluster configured it starts the bundled demo API
@@ -20,6 +22,16 @@ host=target/debug/host
 if [ "$#" -eq 0 ]; then
     set -- get pods -n demo
 fi
+# A script runs in its language's runtime; everything else is the guest's arguments.
+for arg in "$@"; do
+    case "$arg" in
+        *.py | *.js)
+            runtimes/build.sh target/debug/runtimes
+            guest=
+            break
+            ;;
+    esac
+done
 
 cluster_configured() {
     if [ -n "${KUBECONFIG:-}" ]; then
@@ -32,7 +44,7 @@ cluster_configured() {
 }
 
 if cluster_configured; then
-    exec "$host" run "$guest" "$@"
+    exec "$host" run ${guest:+"$guest"} "$@"
 fi
 
 demo_dir=$(mktemp -d)
@@ -46,6 +58,6 @@ done
 [ -f "$demo_dir/ready" ] || { echo "error: the demo API server did not start:" >&2; cat "$demo_dir/server.log" >&2; exit 1; }
 echo "no cluster configured: using the bundled demo API server ($(cat "$demo_dir/ready"))" >&2
 set +e
-"$host" run --kubeconfig "$demo_dir/kubeconfig" "$guest" "$@"
+"$host" run --kubeconfig "$demo_dir/kubeconfig" ${guest:+"$guest"} "$@"
 status=$?
 exit "$status"

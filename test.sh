@@ -10,6 +10,11 @@ fi
 if ! command -v componentize-py >/dev/null 2>&1; then
     python3 -m pip install --quiet componentize-py==0.25.1
 fi
+# `host run SCRIPT.py|SCRIPT.js` runs scripts in runtime components built from source:
+# componentize-py (above) and componentize-js (npm ci, pinned by
+# runtimes/js/package-lock.json; needs Node.js 20+). runtimes/build.sh puts them beside
+# the host binary, where it looks, and keeps them while their sources are unchanged.
+runtimes/build.sh "${CARGO_TARGET_DIR:-target}/debug/runtimes"
 # The end-to-end tests run the `host` binary and the embedding example: build them first
 # (cargo builds a package's binaries only for that package's own integration tests).
 cargo build --workspace --bins --examples

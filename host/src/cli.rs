@@ -20,6 +20,7 @@ use crate::engine::{
 use crate::limits::{self, Limits};
 use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
 use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
+use crate::script::{self, RuntimeDir, StagedScript};
 use crate::transport::Transport;
 use crate::trusted::{TrustedPath, TrustedPaths};
 
@@ -36,12 +37,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a guest component: `host run [HOST-OPTIONS] GUEST.wasm [GUEST-ARGS...]`.
+    /// Run a guest component or a script: `host run [HOST-OPTIONS] GUEST.wasm|SCRIPT.py|SCRIPT.js [ARGS...]`.
     ///
-    /// Host options come before the component; everything after it goes to the guest.
+    /// Host options come before the component or script; everything after it goes to
+    /// the guest. A .py or .js script runs in the host's runtime for its language, with
+    /// no build step: it may read its own file, and nothing else unless --dir grants it.
     ///
     /// Examples:
     ///   host run guest.wasm get pods -n kube-system
+    ///   host run --policy role.yaml cleanup.py --older-than 60
     ///   host run --server http://127.0.0.1:8001 guest.wasm version
     ///   host run --kubeconfig ./admin.conf --context prod guest.wasm get nodes
     #[command(verbatim_doc_comment)]
@@ -160,11 +164,17 @@ struct RunArgs {
     #[arg(long, env = "KUBEWASM_OPTIMIZE_FIRST_RUN")]
     optimize_first_run: bool,
 
-    /// The guest component (.wasm, or .cwasm with --allow-precompiled).
-    #[arg(value_name = "GUEST.wasm")]
+    /// Where the script runtimes (python.wasm, js.wasm) are. Default: runtimes/ beside
+    /// the host binary.
+    #[arg(long, value_name = "DIR", env = "KUBEWASM_RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
+
+    /// The guest component (.wasm, or .cwasm with --allow-precompiled), or a script
+    /// (.py, .js).
+    #[arg(value_name = "GUEST.wasm|SCRIPT")]
     guest: PathBuf,
 
-    /// Arguments for the guest.
+    /// Arguments for the guest or script.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -504,6 +514,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let transport = Arc::new(Transport::new(&credentials)?);
 
     let cache_root = cache::default_root()?;
+    let language = script::classify(&args.guest)?;
     let program = args
         .guest
         .file_stem()
@@ -511,7 +522,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| "guest".to_string());
     let mut guest_args = vec![program];
     guest_args.extend(args.args.iter().cloned());
-    let guest_env = args.sandbox.guest_env(guest_args)?;
+    let mut guest_env = args.sandbox.guest_env(guest_args)?;
     let mut trusted = TrustedPaths::new();
     for file in &credentials.trusted_files {
         trusted.add(file.clone());
@@ -545,7 +556,23 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &precompiled {
         trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
     }
-    trusted.check_all(&guest_env.dirs)?;
+    // A script runs in its language's runtime, which finds it as its first argument.
+    let (component_path, _staged) = match language {
+        Some(language) => {
+            let runtimes = RuntimeDir::locate(args.runtime_dir.as_deref())?;
+            trusted.add(TrustedPath::new(runtimes.path(), "the script runtimes"));
+            trusted.check_all(&guest_env.dirs)?;
+            let runtime = runtimes.component(language)?;
+            let staged = StagedScript::stage(&args.guest, &guest_env.dirs)?;
+            guest_env.args[0] = staged.guest_path.clone();
+            guest_env.dirs.extend(staged.grant.clone());
+            (runtime, Some(staged))
+        }
+        None => {
+            trusted.check_all(&guest_env.dirs)?;
+            (args.guest.clone(), None)
+        }
+    };
 
     let engine = new_engine()?;
     let component_cache = cache_root.as_ref().map(ComponentCache::new);
@@ -555,7 +582,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let component = load_component(
         &engine,
-        &args.guest,
+        &component_path,
         LoadOptions {
             precompiled: precompiled.as_ref(),
             cache: component_cache.as_ref(),

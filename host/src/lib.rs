@@ -54,6 +54,7 @@ pub use kubewasm_policy as policy;
 pub mod reauth;
 pub mod runner;
 pub mod sanitize;
+pub mod script;
 pub mod suggest;
 pub mod transport;
 pub mod trusted;

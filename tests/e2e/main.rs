@@ -9,5 +9,6 @@ mod operator;
 mod output;
 mod polyglot;
 mod sandbox;
+mod scripts;
 mod streams;
 mod wasi_http;
