@@ -44,11 +44,13 @@ pub mod discovery;
 pub mod engine;
 pub mod inspect;
 pub mod limits;
+pub mod mcp;
 /// The access policy (re-exported from the IO-free `kubewasm-policy` crate).
 pub use kubewasm_policy as policy;
 pub mod reauth;
 pub mod runner;
 pub mod sanitize;
+pub mod session;
 pub mod suggest;
 pub mod transport;
 pub mod trusted;
