@@ -13,7 +13,7 @@
 //! - no tool, resource or prompt shows the credential: an agent learns at most what
 //!   `credentials.describe` says (who, which server, which namespace), in the server's
 //!   instructions;
-//! - every call ends: after `--max-call-seconds` (or the call's own `timeout_seconds`)
+//! - every call ends: after `--max-call-seconds` (or the call's own `timeoutSeconds`)
 //!   the guest is stopped and the call returns what it had printed; output past
 //!   `--max-output-bytes` is cut;
 //! - the audit log names the call: each request line has `"mcp": {"tool", "request_id"}`
@@ -190,8 +190,8 @@ impl McpServer {
                     "logs",
                     "Container logs",
                     format!(
-                        "Read a container's log: the last lines (tail_lines, default {}), \
-                         newer than since, at most limit_bytes; with follow, until the call's \
+                        "Read a container's log: the last lines (tailLines, default {}), \
+                         newer than since, at most limitBytes; with follow, until the call's \
                          time is up. {policy_text}",
                         tools::DEFAULT_TAIL_LINES
                     ),
@@ -395,7 +395,7 @@ impl McpServer {
                 Err(_) => (None, Some(format!(
                     "stopped after {}s{}: the output is what the command printed until then",
                     deadline.as_secs_f64(),
-                    if deadline == max_call { " (--max-call-seconds)" } else { " (timeout_seconds)" },
+                    if deadline == max_call { " (--max-call-seconds)" } else { " (timeoutSeconds)" },
                 ))),
             },
             () = context.ct.cancelled() => (None, Some("cancelled by the client".to_string())),
@@ -673,10 +673,7 @@ mod tests {
         assert_eq!(is_error(output(Some(0), None)), Some(false));
         assert_eq!(is_error(output(Some(1), None)), Some(true));
         assert_eq!(
-            is_error(output(
-                None,
-                Some("stopped after 2s (timeout_seconds): ...")
-            )),
+            is_error(output(None, Some("stopped after 2s (timeoutSeconds): ..."))),
             Some(false)
         );
         assert_eq!(
@@ -684,6 +681,6 @@ mod tests {
             Some(true)
         );
         let result = output(Some(1), None).to_result();
-        assert_eq!(result.structured_content.unwrap()["exit_code"], 1);
+        assert_eq!(result.structured_content.unwrap()["exitCode"], 1);
     }
 }

@@ -17,12 +17,12 @@ use crate::policy::Effect;
 
 /// The most lines `logs` asks for, and the default.
 pub const MAX_TAIL_LINES: u64 = 10_000;
-/// `logs` without `tail_lines`: the last this many lines.
+/// `logs` without `tailLines`: the last this many lines.
 pub const DEFAULT_TAIL_LINES: u64 = 200;
 
 /// `kubectl`: any command line of the built-in guest.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KubectlInput {
     /// The arguments after `kubectl`, one per item, e.g. ["get", "pods", "-n", "demo"].
     /// Commands: get (incl. --raw /PATH and -w), logs, api-resources, version, create -f -,
@@ -40,7 +40,7 @@ pub struct KubectlInput {
 
 /// `get`: list objects of a type, or get one.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GetInput {
     /// The type: plural, singular, kind or short name, optionally TYPE.GROUP (pods, deploy,
     /// crontabs.stable.example.com); several may be comma-separated.
@@ -63,7 +63,7 @@ pub struct GetInput {
     /// How to print the result (default: the server's table).
     #[serde(default)]
     pub output: Option<GetOutput>,
-    /// After listing, print changes until timeout_seconds (or the per-call limit) ends
+    /// After listing, print changes until timeoutSeconds (or the per-call limit) ends
     /// the call.
     #[serde(default)]
     pub watch: bool,
@@ -90,7 +90,7 @@ pub enum GetOutput {
 
 /// `describe`: one object, whole.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DescribeInput {
     /// The type, as for get (pods, deploy, ...).
     pub resource: String,
@@ -116,7 +116,7 @@ pub enum ObjectFormat {
 
 /// `logs`: a container's log, bounded.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LogsInput {
     /// The pod's name.
     pub pod: String,
@@ -141,7 +141,7 @@ pub struct LogsInput {
     /// Prefix each line with its timestamp.
     #[serde(default)]
     pub timestamps: bool,
-    /// Keep printing new lines until timeout_seconds (or the per-call limit) ends the call.
+    /// Keep printing new lines until timeoutSeconds (or the per-call limit) ends the call.
     #[serde(default)]
     pub follow: bool,
     /// With follow: how many seconds to follow (at most the per-call limit, the default).
@@ -151,7 +151,7 @@ pub struct LogsInput {
 
 /// `api_resources`: the types the server knows.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiResourcesInput {
     /// Only this API group ("" for the core group).
     #[serde(default)]
@@ -166,7 +166,7 @@ pub struct ApiResourcesInput {
 
 /// A script tool (`--tool NAME=FILE`): its arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScriptInput {
     /// The script's arguments, one per item.
     #[serde(default)]
@@ -182,6 +182,7 @@ pub struct ScriptInput {
 
 /// What every tool returns, as structured content (the text content says the same).
 #[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct CallOutput {
     /// What the command printed on standard output.
     pub stdout: String,
@@ -285,7 +286,7 @@ impl GetInput {
         if self.all_namespaces {
             if self.namespace.is_some() || self.name.is_some() {
                 return Err(
-                    "all_namespaces lists every namespace: give neither namespace nor name with it"
+                    "allNamespaces lists every namespace: give neither namespace nor name with it"
                         .into(),
                 );
             }
@@ -300,13 +301,13 @@ impl GetInput {
         flag(
             &mut args,
             "selector",
-            "label_selector",
+            "labelSelector",
             self.label_selector.as_deref(),
         )?;
         flag(
             &mut args,
             "field-selector",
-            "field_selector",
+            "fieldSelector",
             self.field_selector.as_deref(),
         )?;
         let output = match self.output {
@@ -320,7 +321,7 @@ impl GetInput {
         if self.watch {
             args.push("--watch".into());
         } else if self.timeout_seconds.is_some() {
-            return Err("timeout_seconds is for watch: a get without it ends by itself".into());
+            return Err("timeoutSeconds is for watch: a get without it ends by itself".into());
         }
         Ok(Invocation {
             args,
@@ -376,7 +377,7 @@ impl LogsInput {
         let tail = self.tail_lines.unwrap_or(DEFAULT_TAIL_LINES);
         if tail == 0 || tail > MAX_TAIL_LINES {
             return Err(format!(
-                "tail_lines must be 1 to {MAX_TAIL_LINES} (got {tail})"
+                "tailLines must be 1 to {MAX_TAIL_LINES} (got {tail})"
             ));
         }
         args.push(format!("--tail={tail}"));
@@ -384,7 +385,7 @@ impl LogsInput {
         let bytes = self.limit_bytes.unwrap_or(bounds.max_output_bytes);
         if bytes == 0 || bytes > bounds.max_output_bytes {
             return Err(format!(
-                "limit_bytes must be 1 to {} (the server's --max-output-bytes; got {bytes})",
+                "limitBytes must be 1 to {} (the server's --max-output-bytes; got {bytes})",
                 bounds.max_output_bytes
             ));
         }
@@ -398,7 +399,7 @@ impl LogsInput {
         if self.follow {
             args.push("--follow".into());
         } else if self.timeout_seconds.is_some() {
-            return Err("timeout_seconds is for follow: a log without it ends by itself".into());
+            return Err("timeoutSeconds is for follow: a log without it ends by itself".into());
         }
         Ok(Invocation {
             args,
@@ -526,8 +527,8 @@ mod tests {
         let input: GetInput = parse(
             "get",
             object(json!({
-                "resource": "pods", "namespace": "demo", "label_selector": "app=web",
-                "field_selector": "status.phase=Running", "output": "wide"
+                "resource": "pods", "namespace": "demo", "labelSelector": "app=web",
+                "fieldSelector": "status.phase=Running", "output": "wide"
             })),
         )
         .unwrap();
@@ -597,13 +598,13 @@ mod tests {
         );
         let input: LogsInput = parse(
             "logs",
-            object(json!({"pod": "web-0", "tail_lines": 100_000})),
+            object(json!({"pod": "web-0", "tailLines": 100_000})),
         )
         .unwrap();
-        assert!(input.invocation(BOUNDS).unwrap_err().contains("tail_lines"));
+        assert!(input.invocation(BOUNDS).unwrap_err().contains("tailLines"));
         let input: LogsInput = parse(
             "logs",
-            object(json!({"pod": "web-0", "limit_bytes": 1u64 << 30})),
+            object(json!({"pod": "web-0", "limitBytes": 1u64 << 30})),
         )
         .unwrap();
         assert!(
@@ -618,7 +619,7 @@ mod tests {
     fn watch_and_follow_take_a_timeout_and_nothing_else_does() {
         let input: LogsInput = parse(
             "logs",
-            object(json!({"pod": "web-0", "follow": true, "timeout_seconds": 2, "since": "5m"})),
+            object(json!({"pod": "web-0", "follow": true, "timeoutSeconds": 2, "since": "5m"})),
         )
         .unwrap();
         let inv = input.invocation(BOUNDS).unwrap();
@@ -629,7 +630,7 @@ mod tests {
         );
         let input: GetInput = parse(
             "get",
-            object(json!({"resource": "pods", "timeout_seconds": 2})),
+            object(json!({"resource": "pods", "timeoutSeconds": 2})),
         )
         .unwrap();
         assert!(input.invocation().unwrap_err().contains("watch"));
@@ -639,7 +640,7 @@ mod tests {
     fn api_resources_flags() {
         let input: ApiResourcesInput = parse(
             "api_resources",
-            object(json!({"api_group": "apps", "namespaced": true, "wide": true})),
+            object(json!({"apiGroup": "apps", "namespaced": true, "wide": true})),
         )
         .unwrap();
         assert_eq!(
@@ -674,7 +675,7 @@ mod tests {
         assert_eq!(schema["type"], "object");
         assert!(schema.get("title").is_none());
         assert_eq!(schema["required"], json!(["resource"]));
-        assert!(schema["properties"]["label_selector"]["description"].is_string());
+        assert!(schema["properties"]["labelSelector"]["description"].is_string());
     }
 
     #[test]
