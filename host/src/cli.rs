@@ -463,10 +463,14 @@ impl ClusterArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // A server runs guests for concurrent calls: give them every core. A single run
+    // needs one thread, and starts faster without a pool.
+    let mut builder = if matches!(cli.command, Command::Mcp(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");

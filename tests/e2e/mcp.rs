@@ -17,21 +17,9 @@ use crate::harness::{
     ADMIN_TOKEN, ADVERSARY_GUEST, Cluster, GUEST, cache_dir, host, host_bin, run_with_limit,
 };
 
-/// The Role an operator would hand an agent that looks after the `demo` namespace.
-const AGENT_ROLE: &str = "\
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: agent
-  namespace: demo
-rules:
-- apiGroups: [\"\"]
-  resources: [\"pods\", \"pods/log\", \"configmaps\", \"services\"]
-  verbs: [\"get\", \"list\", \"watch\"]
-- apiGroups: [\"apps\"]
-  resources: [\"deployments\"]
-  verbs: [\"get\", \"list\", \"watch\"]
-";
+/// The Role an operator would hand an agent that looks after the `demo` namespace: the
+/// README's example policy.
+const AGENT_ROLE: &str = include_str!("../../examples/mcp/policy.yaml");
 
 /// The same Role, also allowed to create ConfigMaps.
 const CONFIGMAP_WRITER_ROLE: &str = "\

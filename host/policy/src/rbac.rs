@@ -564,7 +564,7 @@ impl Policy {
             }
         }
         let reaches_workload = WORKLOAD_SUBRESOURCES.iter().any(|sub| {
-            !self.exclusions.contains(&Exclusion::Subresource(*sub))
+            !self.exclusions.contains(&Exclusion::Subresource(sub))
                 && rule
                     .resources
                     .iter()
