@@ -15,6 +15,16 @@ fi
 # runtimes/js/package-lock.json; needs Node.js 20+). runtimes/build.sh puts them beside
 # the host binary, where it looks, and keeps them while their sources are unchanged.
 runtimes/build.sh "${CARGO_TARGET_DIR:-target}/debug/runtimes"
+# The `host mcp` end-to-end tests drive the server with the official MCP Python SDK,
+# pinned in tests/mcp/requirements.txt, in a virtualenv under the target directory (so
+# nothing is installed into the system Python and `cargo clean` removes it).
+mcp_venv="${CARGO_TARGET_DIR:-target}/mcp-venv"
+if ! cmp -s tests/mcp/requirements.txt "$mcp_venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$mcp_venv"
+    python3 -m venv "$mcp_venv"
+    "$mcp_venv/bin/python" -m pip install --quiet -r tests/mcp/requirements.txt
+    cp tests/mcp/requirements.txt "$mcp_venv/requirements.txt"
+fi
 # The end-to-end tests run the `host` binary and the embedding example: build them first
 # (cargo builds a package's binaries only for that package's own integration tests).
 cargo build --workspace --bins --examples

@@ -15,3 +15,19 @@ peak_rss() {
         echo "- $((rss / 1024)) MiB: \`$cmd\`"
     done
 }
+
+# demo_server SERVER WORK [SERVER-ARGS...]: sets `kubeconfig` to $BENCH_KUBECONFIG, or
+# starts the bundled demo API server (the binary SERVER) with its kubeconfig in WORK,
+# waits until it is ready and sets `server_pid` (the caller's cleanup kills it).
+demo_server() {
+    local server=$1 work=$2
+    shift 2
+    if [ -n "${BENCH_KUBECONFIG:-}" ]; then
+        kubeconfig=$BENCH_KUBECONFIG
+        return
+    fi
+    kubeconfig=$work/kubeconfig
+    "$server" --kubeconfig-out "$kubeconfig" --ready-file "$work/ready" "$@" >/dev/null 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do [ -f "$work/ready" ] && break; sleep 0.05; done
+}

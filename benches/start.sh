@@ -30,14 +30,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-if [ -n "${BENCH_KUBECONFIG:-}" ]; then
-    kubeconfig=$BENCH_KUBECONFIG
-else
-    kubeconfig=$work/kubeconfig
-    target/release/demo-apiserver --kubeconfig-out "$kubeconfig" --ready-file "$work/ready" >/dev/null 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 100); do [ -f "$work/ready" ] && break; sleep 0.05; done
-fi
+demo_server target/release/demo-apiserver "$work"
 
 guest=target/wasm32-wasip2/release/guest.wasm
 hostbin=$PWD/target/release/host

@@ -548,11 +548,36 @@ fn command(name: &str) -> Result<Cmd, Error> {
         "delete" => Ok(Cmd::Delete),
         "patch" => Ok(Cmd::Patch),
         "help" => Ok(Cmd::Help),
-        other => Err(usage(
-            format!("unknown command {other:?} for \"{PROGRAM}\""),
-            None,
-        )),
+        other => {
+            let mut message = format!("unknown command {other:?} for \"{PROGRAM}\"");
+            if let Some(why) = absent_on_purpose(other) {
+                message.push_str(&format!(" ({why})"));
+            }
+            Err(usage(message, None))
+        }
     }
+}
+
+/// Why a kubectl command an agent or a user may reach for does not exist here. These are
+/// the commands that hand over the credential or a workload; leaving them out is not the
+/// boundary (the host's policy refuses what they would send), but saying why saves a
+/// search.
+fn absent_on_purpose(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "config" => {
+            "the kubeconfig, token and CA stay with the host, outside the sandbox; \
+             this client can tell who it acts as, never show the credential"
+        }
+        "proxy" => {
+            "this client opens no listening socket and has no credential to lend; the host's \
+             policy refuses the proxy subresources unless it grants them"
+        }
+        "exec" | "attach" | "cp" | "port-forward" | "debug" => {
+            "this client opens no stream into a container; the host's policy refuses the exec, \
+             attach and portforward subresources unless it grants them"
+        }
+        _ => return None,
+    })
 }
 
 /// Applies a flag that belongs to `cmd`.
@@ -967,6 +992,19 @@ mod tests {
             error(&["get", "pods", "--watch=maybe"]),
             r#"error: invalid argument "maybe" for "--watch" flag: strconv.ParseBool: parsing "maybe": invalid syntax"#
         );
+    }
+
+    #[test]
+    fn commands_left_out_on_purpose_say_why() {
+        let err = error(&["config", "view", "--raw"]);
+        assert!(
+            err.starts_with(r#"error: unknown command "config" for "kubewasm" (the kubeconfig"#),
+            "{err}"
+        );
+        for command in ["exec", "cp", "proxy", "port-forward", "attach"] {
+            let err = error(&[command, "web-0"]);
+            assert!(err.contains("policy refuses"), "{command}: {err}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct KubeCtxBuilder {
     audit: Option<AuditLog>,
     limits: Limits,
     discovery: Option<DiscoveryCache>,
+    rate: Option<Arc<RateLimiter>>,
 }
 
 impl KubeCtxBuilder {
@@ -41,7 +42,17 @@ impl KubeCtxBuilder {
             audit: None,
             limits: Limits::default(),
             discovery: None,
+            rate: None,
         }
+    }
+
+    /// Paces requests with `rate` instead of a bucket of this context's own, so that
+    /// several guests (one per MCP tool call, say) share one `--qps`/`--burst` budget. By
+    /// default each built context gets a full bucket made from [`Limits::qps`] and
+    /// [`Limits::burst`].
+    pub fn rate_limiter(&mut self, rate: Arc<RateLimiter>) -> &mut Self {
+        self.rate = Some(rate);
+        self
     }
 
     /// Answers discovery GETs from `cache` (see [`crate::discovery`]). By default
@@ -80,10 +91,13 @@ impl KubeCtxBuilder {
             audit: self.audit.clone(),
             discovery: self.discovery.clone(),
             streams: StreamSlots::new(self.limits.max_streams),
-            rate: Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst)),
             failures: self.audit.clone().map(FailureAudit::new),
             refusals: RefusalBudget::new(self.limits.max_refusals),
             memory: HostMemory::new(self.limits.max_host_memory),
+            rate: self
+                .rate
+                .clone()
+                .unwrap_or_else(|| Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst))),
             limits: self.limits.clone(),
         });
         KubeCtx {

@@ -24,6 +24,43 @@ use serde::Serialize;
 #[derive(Clone)]
 pub struct AuditLog {
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// The MCP tool call every record written through this handle belongs to.
+    call: Option<Arc<McpCall>>,
+}
+
+/// The MCP tool call a request was made for (`host mcp`): the tool's name and the
+/// JSON-RPC id of the `tools/call` request, as the client sent it (number or string), so
+/// that an operator can match each request to what the agent asked for.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct McpCall {
+    /// The tool's name (`kubectl`, `get`, ...).
+    pub tool: String,
+    /// The JSON-RPC id of the `tools/call` request.
+    pub request_id: serde_json::Value,
+}
+
+/// One MCP tool call as a whole, written when it ends, after the lines of the requests it
+/// made (`"event": "mcp-call"`): what the agent asked for and how it ended. A call that
+/// made no request (a refused argument, an unknown command) still leaves this line.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct McpCallRecord {
+    /// When the call ended (RFC 3339, UTC).
+    pub time: String,
+    /// Always `mcp-call`; request lines have no `event`.
+    pub event: &'static str,
+    /// Which call.
+    pub mcp: McpCall,
+    /// The tool's arguments as the client sent them (cut at 4096 bytes of JSON).
+    pub arguments: String,
+    /// The guest's exit code, if it exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// How the call ended when not by the guest's exit: refused arguments, a trap, a
+    /// limit, the per-call deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Milliseconds from the call until its result.
+    pub duration_ms: u64,
 }
 
 impl AuditLog {
@@ -31,6 +68,15 @@ impl AuditLog {
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
         Self {
             sink: Arc::new(Mutex::new(sink)),
+            call: None,
+        }
+    }
+
+    /// The same destination, with every request record naming `call` (`"mcp": {...}`).
+    pub fn for_call(&self, call: McpCall) -> Self {
+        Self {
+            sink: self.sink.clone(),
+            call: Some(Arc::new(call)),
         }
     }
 
@@ -46,9 +92,25 @@ impl AuditLog {
         Ok(Self::new(Box::new(std::io::LineWriter::new(file))))
     }
 
-    /// Writes one record as a JSON line. A failing audit sink is reported once per
-    /// record on stderr; it does not fail the guest's request.
+    /// Writes one record as a JSON line, naming this handle's MCP call if it has one. A
+    /// failing audit sink is reported once per record on stderr; it does not fail the
+    /// guest's request.
     pub fn record(&self, record: &AuditRecord) {
+        match &self.call {
+            Some(call) if record.mcp.is_none() => self.write_line(&AuditRecord {
+                mcp: Some(McpCall::clone(call)),
+                ..record.clone()
+            }),
+            _ => self.write_line(record),
+        }
+    }
+
+    /// Writes the line that ends an MCP tool call.
+    pub fn record_call(&self, record: &McpCallRecord) {
+        self.write_line(record);
+    }
+
+    fn write_line(&self, record: &impl Serialize) {
         let mut line = match serde_json::to_vec(record) {
             Ok(line) => line,
             Err(e) => {
@@ -110,6 +172,9 @@ pub struct AuditRecord {
     /// `duration_ms` are the last one's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The MCP tool call the request was made for, under `host mcp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpCall>,
 }
 
 impl AuditRecord {
@@ -209,6 +274,7 @@ impl FailureAudit {
             duration_ms: _,
             error,
             count: _,
+            mcp,
         } = record;
         (
             verb,
@@ -222,6 +288,10 @@ impl FailureAudit {
         )
             .hash(&mut h);
         (reason, status, http_version, bytes, error).hash(&mut h);
+        // Repeats within one MCP call collapse; another call's are its own.
+        mcp.as_ref()
+            .map(|call| (&call.tool, call.request_id.to_string()))
+            .hash(&mut h);
         h.finish()
     }
 }
@@ -375,6 +445,42 @@ mod tests {
         assert_eq!(lines[1]["count"], 2);
         drop(audit);
         assert_eq!(buf.lines().len(), 2, "nothing left to write");
+    }
+
+    #[test]
+    fn records_written_for_an_mcp_call_name_the_tool_and_request_id() {
+        let buf = Buf::default();
+        let log = AuditLog::new(Box::new(buf.clone()));
+        let call = McpCall {
+            tool: "get".into(),
+            request_id: serde_json::json!(7),
+        };
+        log.for_call(call.clone()).record(&AuditRecord {
+            verb: "list".into(),
+            ..AuditRecord::default()
+        });
+        log.record(&AuditRecord::default());
+        log.record_call(&McpCallRecord {
+            time: now_rfc3339(),
+            event: "mcp-call",
+            mcp: call,
+            arguments: "{}".into(),
+            exit_code: Some(0),
+            stopped: None,
+            duration_ms: 1,
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0]["mcp"],
+            serde_json::json!({"tool": "get", "request_id": 7})
+        );
+        assert!(lines[1].get("mcp").is_none(), "{text}");
+        assert_eq!(lines[2]["event"], "mcp-call");
+        assert_eq!(lines[2]["mcp"]["tool"], "get");
     }
 
     #[test]

@@ -1,28 +1,24 @@
 //! The `host` command line: a thin shell over the library.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::api::KubeCtx;
-use crate::audit::AuditLog;
 use crate::cache;
-use crate::credentials::{CredentialOptions, Credentials, ExecPluginPolicy};
-use crate::discovery::DiscoveryCache;
+use crate::credentials::{CredentialOptions, ExecPluginPolicy};
 use crate::engine::{
-    ComponentCache, EngineOptions, LoadOptions, Optimize, PrecompiledDir, compile_wasm,
-    load_component, new_engine, new_engine_with,
+    ComponentCache, EngineOptions, Optimize, PrecompiledDir, compile_wasm, new_engine,
+    new_engine_with,
 };
 use crate::limits::{self, Limits};
-use crate::policy::{Decision, Policy, PolicyKind, RequestInfo};
-use crate::runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
-use crate::script::{self, RuntimeDir, StagedScript};
-use crate::transport::Transport;
-use crate::trusted::{TrustedPath, TrustedPaths};
+use crate::mcp::{HttpOptions, McpOptions, McpServer, ScriptTool, serve_http};
+use crate::policy::{Decision, RequestInfo};
+use crate::runner::{DirGrant, Outcome};
+use crate::session::{Session, SessionOptions, load_policy};
 
 /// Run untrusted Kubernetes scripts in a WebAssembly sandbox.
 ///
@@ -50,6 +46,23 @@ enum Command {
     ///   host run --kubeconfig ./admin.conf --context prod guest.wasm get nodes
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
+
+    /// Serve Kubernetes tools to an AI agent over the Model Context Protocol:
+    /// `host mcp [HOST-OPTIONS] [GUEST.wasm]`.
+    ///
+    /// Speaks MCP on stdin/stdout (an agent starts it), or over streamable HTTP with
+    /// --listen. Tools: kubectl, get, describe, logs, api_resources, and each --tool.
+    /// Every call runs a fresh guest under the same policy, limits and audit log as
+    /// `host run`; with no --policy the tools are read-only. Without GUEST.wasm the
+    /// built-in guest is used (guest.wasm beside `host`, the workspace's release build,
+    /// or /opt/kubewasm/guest.wasm).
+    ///
+    /// Examples:
+    ///   host mcp --kubeconfig ~/.kube/config --policy reader.yaml --audit agent.jsonl
+    ///   host mcp --tool crons=./crons.wasm guest.wasm
+    ///   host mcp --listen 127.0.0.1:8808 --token-file ~/.config/kubewasm/mcp-token
+    #[command(verbatim_doc_comment)]
+    Mcp(Box<McpArgs>),
 
     /// Inspect access policies.
     #[command(subcommand)]
@@ -141,6 +154,77 @@ enum PolicyCommand {
 #[derive(Debug, Args)]
 struct RunArgs {
     #[command(flatten)]
+    host: HostArgs,
+
+    /// When the guest is neither precompiled nor cached, compile it with the optimizing
+    /// compiler (Cranelift) before running it. By default such a first run is compiled
+    /// with the baseline compiler (Winch: ~5x faster to compile, slower code) and the
+    /// optimized code is made in the background for later runs.
+    #[arg(long, env = "KUBEWASM_OPTIMIZE_FIRST_RUN")]
+    optimize_first_run: bool,
+
+    /// The guest component (.wasm, or .cwasm with --allow-precompiled), or a script
+    /// (.py, .js).
+    #[arg(value_name = "GUEST.wasm|SCRIPT")]
+    guest: PathBuf,
+
+    /// Arguments for the guest or script.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "GUEST-ARGS"
+    )]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct McpArgs {
+    #[command(flatten)]
+    host: HostArgs,
+
+    /// Expose a script as a tool of its own: NAME=FILE (a guest component, or a .js or
+    /// .py script), with an argument list as input. Repeatable.
+    #[arg(long = "tool", value_name = "NAME=FILE", value_parser = ScriptTool::parse)]
+    tools: Vec<ScriptTool>,
+
+    /// The longest one tool call may run: then its guest is stopped and the call returns
+    /// what it had printed (how `get -w` and `logs -f` end).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    max_call_seconds: u64,
+
+    /// The most of each of stdout and stderr one call returns; the rest is cut.
+    #[arg(long, value_name = "SIZE", default_value = "1Mi", value_parser = limits::parse_bytes)]
+    max_output_bytes: u64,
+
+    /// Tool calls that run at once; more wait for a turn.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    max_concurrent_calls: u64,
+
+    /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio. ADDR must be
+    /// loopback (127.0.0.1:8808) unless --listen-remote; requires --token-file.
+    #[arg(long, value_name = "ADDR", requires = "token_file")]
+    listen: Option<SocketAddr>,
+
+    /// The bearer token HTTP clients must send (`Authorization: Bearer TOKEN`), read from
+    /// FILE (at least 16 characters).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    token_file: Option<PathBuf>,
+
+    /// Allow --listen on an address other than loopback (only the token protects it: put
+    /// TLS in front).
+    #[arg(long, requires = "listen")]
+    listen_remote: bool,
+
+    /// The guest the built-in tools run (default: the built-in guest).
+    #[arg(value_name = "GUEST.wasm")]
+    guest: Option<PathBuf>,
+}
+
+/// The host options `host run` and `host mcp` share: one struct, so both commands take
+/// the same flags with the same defaults and mean the same by them.
+#[derive(Debug, Args)]
+struct HostArgs {
+    #[command(flatten)]
     cluster: ClusterArgs,
 
     #[command(flatten)]
@@ -157,30 +241,28 @@ struct RunArgs {
     #[arg(long, value_name = "DIR", env = "KUBEWASM_PRECOMPILED_DIR")]
     precompiled: Option<PathBuf>,
 
-    /// When the guest is neither precompiled nor cached, compile it with the optimizing
-    /// compiler (Cranelift) before running it. By default such a first run is compiled
-    /// with the baseline compiler (Winch: ~5x faster to compile, slower code) and the
-    /// optimized code is made in the background for later runs.
-    #[arg(long, env = "KUBEWASM_OPTIMIZE_FIRST_RUN")]
-    optimize_first_run: bool,
-
     /// Where the script runtimes (python.wasm, js.wasm) are. Default: runtimes/ beside
     /// the host binary.
     #[arg(long, value_name = "DIR", env = "KUBEWASM_RUNTIME_DIR")]
     runtime_dir: Option<PathBuf>,
+}
 
-    /// The guest component (.wasm, or .cwasm with --allow-precompiled), or a script
-    /// (.py, .js).
-    #[arg(value_name = "GUEST.wasm|SCRIPT")]
-    guest: PathBuf,
-
-    /// Arguments for the guest or script.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "GUEST-ARGS"
-    )]
-    args: Vec<String>,
+impl HostArgs {
+    /// The session these flags describe.
+    fn session_options(&self) -> anyhow::Result<SessionOptions> {
+        Ok(SessionOptions {
+            credentials: self.cluster.options(),
+            policy: self.sandbox.policy.clone(),
+            no_implicit_discovery: self.sandbox.no_implicit_discovery,
+            audit: self.sandbox.audit.clone(),
+            limits: self.sandbox.limits()?,
+            dirs: self.sandbox.dirs()?,
+            env: self.sandbox.env(),
+            precompiled: self.precompiled.clone(),
+            allow_precompiled: self.allow_precompiled,
+            runtime_dir: self.runtime_dir.clone(),
+        })
+    }
 }
 
 /// Where the API server is and which credential to use. With none of these, the host
@@ -353,7 +435,7 @@ impl SandboxArgs {
         })
     }
 
-    fn guest_env(&self, args: Vec<String>) -> anyhow::Result<GuestEnv> {
+    fn dirs(&self) -> anyhow::Result<Vec<DirGrant>> {
         let mut dirs = Vec::new();
         for (specs, writable) in [(&self.dir, false), (&self.dir_rw, true)] {
             for spec in specs {
@@ -363,20 +445,17 @@ impl SandboxArgs {
                 );
             }
         }
-        let env = self
-            .env
+        Ok(dirs)
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.env
             .iter()
             .map(|spec| match spec.split_once('=') {
                 Some((k, v)) => (k.to_string(), v.to_string()),
                 None => (spec.clone(), std::env::var(spec).unwrap_or_default()),
             })
-            .collect();
-        Ok(GuestEnv {
-            args,
-            env,
-            dirs,
-            ..GuestEnv::default()
-        })
+            .collect()
     }
 }
 
@@ -406,10 +485,14 @@ impl ClusterArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // A server runs guests for concurrent calls: give them every core. A single run
+    // needs one thread, and starts faster without a pool.
+    let mut builder = if matches!(cli.command, Command::Mcp(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
@@ -419,6 +502,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run(*args).await,
+            Command::Mcp(args) => mcp(*args).await,
             Command::Policy(PolicyCommand::Check {
                 policy,
                 method,
@@ -456,18 +540,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
-/// file's rules get the discovery URLs every authenticated user has under RBAC unless
-/// `no_implicit_discovery`.
-fn load_policy(policy: Option<&str>, no_implicit_discovery: bool) -> anyhow::Result<Policy> {
-    Ok(match policy {
-        None => Policy::default_read_only(),
-        Some("unrestricted") => Policy::unrestricted(),
-        Some(path) if no_implicit_discovery => Policy::load(Path::new(path))?,
-        Some(path) => Policy::load(Path::new(path))?.with_implicit_discovery(),
-    })
-}
-
 fn policy_check(
     policy: Option<&str>,
     no_implicit_discovery: bool,
@@ -495,123 +567,59 @@ fn policy_check(
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let policy = load_policy(
-        args.sandbox.policy.as_deref(),
-        args.sandbox.no_implicit_discovery,
-    )?;
-    if policy.kind() == PolicyKind::Unrestricted {
-        eprintln!(
-            "warning: --policy unrestricted: the guest may do anything the credential can do"
-        );
-    }
-    let mut options = args.cluster.options();
-    if options.namespace.is_none()
-        && let Some([namespace]) = policy.confined_namespaces().as_deref()
-    {
-        options.namespace = Some(namespace.to_string());
-    }
-    let credentials = Credentials::load(&options).await?;
-    let transport = Arc::new(Transport::new(&credentials)?);
-
-    let cache_root = cache::default_root()?;
-    let language = script::classify(&args.guest)?;
-    let program = args
-        .guest
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "guest".to_string());
-    let mut guest_args = vec![program];
-    guest_args.extend(args.args.iter().cloned());
-    let mut guest_env = args.sandbox.guest_env(guest_args)?;
-    let mut trusted = TrustedPaths::new();
-    for file in &credentials.trusted_files {
-        trusted.add(file.clone());
-    }
-    if let Some(root) = &cache_root {
-        trusted.add(TrustedPath::new(
-            root,
-            "the host's cache (compiled code, discovery, its key)",
-        ));
-    }
-    if let Some(path) = args
-        .sandbox
-        .policy
-        .as_deref()
-        .filter(|p| *p != "unrestricted")
-    {
-        trusted.add(TrustedPath::new(path, "the policy file"));
-    }
-    if let Some(path) = args.sandbox.audit.as_deref().filter(|p| *p != "-") {
-        trusted.add(TrustedPath::new(path, "the audit log"));
-    }
-    if args.allow_precompiled {
-        trusted.add(TrustedPath::new(&args.guest, "the precompiled guest"));
-    }
-    let precompiled = args
-        .precompiled
-        .as_ref()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(PrecompiledDir::open)
-        .transpose()?;
-    if let Some(dir) = &precompiled {
-        trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
-    }
-    // A script runs in its language's runtime, which finds it as its first argument.
-    let (component_path, _staged) = match language {
-        Some(language) => {
-            let runtimes = RuntimeDir::locate(args.runtime_dir.as_deref())?;
-            trusted.add(TrustedPath::new(runtimes.path(), "the script runtimes"));
-            trusted.check_all(&guest_env.dirs)?;
-            let runtime = runtimes.component(language)?;
-            let staged = StagedScript::stage(&args.guest, &guest_env.dirs)?;
-            guest_env.args[0] = staged.guest_path.clone();
-            guest_env.dirs.extend(staged.grant.clone());
-            (runtime, Some(staged))
-        }
-        None => {
-            trusted.check_all(&guest_env.dirs)?;
-            (args.guest.clone(), None)
-        }
-    };
-
-    let engine = new_engine()?;
-    let component_cache = cache_root.as_ref().map(ComponentCache::new);
+    let session = Session::open(args.host.session_options()?).await?;
     let background = match std::env::current_exe() {
         Ok(exe) => Optimize::InProcess(exe),
         Err(_) => Optimize::InThread,
     };
-    let component = load_component(
-        &engine,
-        &component_path,
-        LoadOptions {
-            precompiled: precompiled.as_ref(),
-            cache: component_cache.as_ref(),
-            allow_precompiled: args.allow_precompiled,
-            tiered: (!args.optimize_first_run).then_some(&background),
-        },
+    let guest = session.load(
+        &args.guest,
+        (!args.optimize_first_run).then_some(&background),
     )?;
-    // A first run may have been compiled by Winch, on an engine of its own.
-    let runner = ScriptRunner::new(component.engine())?;
-
-    let limits = args.sandbox.limits()?;
-
-    let mut kube = KubeCtx::builder(credentials.identity.clone(), transport);
-    kube.limits(limits.clone()).policy(Arc::new(policy));
-    if let Some(root) = &cache_root {
-        kube.discovery_cache(DiscoveryCache::new(root, &credentials.identity.server));
-    }
-    if let Some(target) = &args.sandbox.audit {
-        let audit = AuditLog::open(target)
-            .with_context(|| format!("failed to open the audit log {target:?}"))?;
-        kube.audit(audit);
-    }
-    let outcome = runner
-        .run(&component, &guest_env, kube.build(), &limits)
+    let guest_env = session.guest_env(&guest, args.args);
+    let outcome = guest
+        .prepared()
+        .run(&guest_env, session.kube(None).build(), session.limits())
         .await?;
     if let Outcome::Trapped(message) = &outcome {
         eprintln!("error: {message}");
     }
     Ok(outcome.exit_code())
+}
+
+async fn mcp(args: McpArgs) -> anyhow::Result<i32> {
+    let options = McpOptions {
+        max_call: Duration::from_secs(args.max_call_seconds),
+        max_output_bytes: usize::try_from(args.max_output_bytes)
+            .context("--max-output-bytes is larger than this machine's address space")?,
+        max_concurrent_calls: usize::try_from(args.max_concurrent_calls).unwrap_or(usize::MAX),
+    };
+    let http = match (&args.listen, &args.token_file) {
+        (Some(listen), Some(token_file)) => {
+            Some(HttpOptions::new(*listen, token_file, args.listen_remote)?)
+        }
+        _ => None,
+    };
+    let session = Session::open(args.host.session_options()?).await?;
+    let guest_path = match &args.guest {
+        Some(path) => path.clone(),
+        None => crate::mcp::find_builtin_guest()?,
+    };
+    // A server lives on: compile optimized code once now rather than run Winch's.
+    let guest = session.load(&guest_path, None)?;
+    let mut scripts = Vec::new();
+    for tool in args.tools {
+        let script = session
+            .load(&tool.file, None)
+            .with_context(|| format!("--tool {}", tool.name))?;
+        scripts.push((tool, script));
+    }
+    let server = McpServer::new(session, guest, scripts, options)?;
+    match http {
+        Some(http) => serve_http(server, http).await?,
+        None => server.serve_stdio().await?,
+    }
+    Ok(0)
 }
 
 /// Writes the host's own output. A closed pipe (`host ... | head`) is not an error.

@@ -48,6 +48,7 @@ pub mod engine;
 pub mod http;
 pub mod inspect;
 pub mod limits;
+pub mod mcp;
 mod pipeline;
 /// The access policy (re-exported from the IO-free `kubewasm-policy` crate).
 pub use kubewasm_policy as policy;
@@ -55,6 +56,7 @@ pub mod reauth;
 pub mod runner;
 pub mod sanitize;
 pub mod script;
+pub mod session;
 pub mod suggest;
 pub mod transport;
 pub mod trusted;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{KubeCtx, KubeCtxView, KubeView};
@@ -101,7 +101,8 @@ impl DirGrant {
 }
 
 /// What the guest sees of the host besides the kubewasm capabilities: its arguments,
-/// environment and directories. Stdio is inherited; there are no sockets.
+/// environment and directories. Stdio is inherited unless a pipe is given; there are no
+/// sockets.
 #[derive(Clone, Debug, Default)]
 pub struct GuestEnv {
     /// The arguments; the first is the program name the guest sees.
@@ -110,6 +111,9 @@ pub struct GuestEnv {
     pub env: Vec<(String, String)>,
     /// Directories (none by default).
     pub dirs: Vec<DirGrant>,
+    /// What the guest reads on stdin: `None` (default) inherits the host's; a pipe gives it
+    /// these bytes and then end of file (`host mcp` must: its own stdin is the protocol).
+    pub stdin: Option<MemoryInputPipe>,
     /// Where the guest's stdout goes: `None` (default) inherits the host's; a pipe
     /// captures it (an embedder keeps a clone and reads `contents()`).
     pub stdout: Option<MemoryOutputPipe>,
@@ -198,6 +202,9 @@ impl PreparedScript {
         wasi.args(&guest_env.args)
             .envs(&guest_env.env)
             .inherit_stdio();
+        if let Some(pipe) = &guest_env.stdin {
+            wasi.stdin(pipe.clone());
+        }
         if let Some(pipe) = &guest_env.stdout {
             wasi.stdout(pipe.clone());
         }

@@ -6,6 +6,8 @@
 //! guest used, and non-resource URLs (discovery, `/version`) in the ClusterRole. Denied
 //! requests are included: the point is to see what the guest needs. Names are left out
 //! (no `resourceNames`), so the rules are general; narrow them by hand if you want.
+//! An agent's log from `host mcp` works the same: its request lines carry the MCP call
+//! they belong to (`mcp`), and the line that ends each call (`event`) is skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,8 +43,14 @@ pub fn suggest(audit: &str) -> anyhow::Result<String> {
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(text)
-            .with_context(|| format!("line {} is not a kubewasm audit record", number + 1))?;
+        let not_a_record = || format!("line {} is not a kubewasm audit record", number + 1);
+        let value: serde_json::Value = serde_json::from_str(text).with_context(not_a_record)?;
+        // The line that ends an MCP tool call (`"event": "mcp-call"`) is not a request:
+        // the requests it made have lines of their own.
+        if value.get("event").is_some() {
+            continue;
+        }
+        let line: Line = serde_json::from_value(value).with_context(not_a_record)?;
         if line.resource.is_empty() {
             let path = line.path.split('?').next().unwrap_or_default().to_string();
             urls.entry(path).or_default().insert(line.verb);
@@ -138,6 +146,24 @@ mod tests {
             yaml.contains("kind: Role") && yaml.contains("kind: ClusterRole"),
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn an_mcp_agents_log_gives_the_role_it_needed() {
+        let log = r#"{"time":"t","verb":"list","apiGroup":"","resource":"pods","subresource":"","namespace":"demo","name":"","path":"/api/v1/namespaces/demo/pods","decision":"allow","reason":"","bytes":1,"duration_ms":1,"mcp":{"tool":"get","request_id":3}}
+{"time":"t","verb":"list","apiGroup":"","resource":"secrets","subresource":"","namespace":"demo","name":"","path":"/api/v1/namespaces/demo/secrets","decision":"deny","reason":"","bytes":0,"duration_ms":0,"mcp":{"tool":"kubectl","request_id":"a"}}
+{"time":"t","event":"mcp-call","mcp":{"tool":"kubectl","request_id":"a"},"arguments":"{}","exit_code":1,"duration_ms":2}
+"#;
+        let yaml = suggest(log).unwrap();
+        let policy = Policy::from_yaml_str(&yaml, "suggested.yaml").unwrap();
+        for path in [
+            "/api/v1/namespaces/demo/pods",
+            "/api/v1/namespaces/demo/secrets",
+        ] {
+            let info = RequestInfo::parse("GET", path).unwrap();
+            assert!(policy.decide(&info).is_allowed(), "{path}\n{yaml}");
+        }
+        assert!(!yaml.contains("ClusterRole"), "{yaml}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod connect;
 mod guest_lifecycle;
 mod harness;
 mod kubectl;
+mod mcp;
 mod operator;
 mod output;
 mod polyglot;

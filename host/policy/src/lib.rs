@@ -53,6 +53,6 @@ pub mod request_info;
 pub mod sanity;
 
 pub use load::LoadError;
-pub use rbac::{Decision, Grant, Policy, PolicyKind, PolicyRule, Scope, Suggestion};
+pub use rbac::{Decision, Effect, Grant, Policy, PolicyKind, PolicyRule, Scope, Suggestion};
 pub use request_info::RequestInfo;
 pub use sanity::Refusal;

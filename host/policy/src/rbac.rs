@@ -493,6 +493,90 @@ impl Policy {
     }
 }
 
+/// What a policy lets a guest do to the cluster, at most: the truth behind an MCP tool's
+/// `readOnlyHint` and `destructiveHint` (see [`Policy::effect`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Only `get`, `list` and `watch` (and GET/HEAD on non-resource URLs), and none of the
+    /// subresources that run code in, or open a connection to, a workload.
+    ReadOnly,
+    /// Also `create`, and nothing that changes or removes what exists.
+    Additive,
+    /// Anything more: `update`, `patch`, `delete`, `deletecollection`, `*`, the privilege
+    /// verbs (`bind`, `escalate`, `impersonate`, ...), non-resource writes, or any verb on
+    /// `exec`, `attach`, `portforward`, `proxy` and the other workload subresources.
+    Destructive,
+}
+
+/// Verbs that read. Anything else a rule names is a write.
+const READ_VERBS: &[&str] = &["get", "list", "watch"];
+
+/// The write verb that only adds: everything else may change or remove what exists.
+const ADDITIVE_VERBS: &[&str] = &["create"];
+
+/// Subresources that hand over a workload, whatever the verb: with WebSockets they are
+/// reached with GET (`pods/exec`, `nodes/proxy` — the kubelet's API, which can exec —,
+/// `services/proxy` — any HTTP call into the service —, KubeVirt's consoles).
+const WORKLOAD_SUBRESOURCES: &[&str] = &[
+    "exec",
+    "attach",
+    "portforward",
+    "proxy",
+    "console",
+    "vnc",
+    "usbredir",
+];
+
+impl Policy {
+    /// The most this policy lets a guest do to the cluster, read from its rules (implicit
+    /// grants included) without looking at a request: a rule's verbs, and whether its
+    /// `resources` reach a workload subresource that the policy does not exclude. A
+    /// `resourceNames` or a namespace does not lower it: one object written is a write.
+    ///
+    /// This is what MCP tool annotations are derived from, so it errs towards more: `*`
+    /// in `resources` reaches `pods/exec`, hence a `get` on `*` is not read-only unless
+    /// the policy excludes those subresources (as the default policy does).
+    pub fn effect(&self) -> Effect {
+        self.grants
+            .iter()
+            .chain(&self.implicit)
+            .map(|grant| self.rule_effect(&grant.rule))
+            .max()
+            .unwrap_or(Effect::ReadOnly)
+    }
+
+    fn rule_effect(&self, rule: &PolicyRule) -> Effect {
+        let is_resource_rule = !rule.resources.is_empty();
+        let writes = rule.verbs.iter().filter(|verb| {
+            if is_resource_rule {
+                !READ_VERBS.contains(&verb.as_str())
+            } else {
+                // Non-resource rules name HTTP methods in lowercase.
+                !matches!(verb.as_str(), "get" | "head")
+            }
+        });
+        let mut effect = Effect::ReadOnly;
+        for verb in writes {
+            if is_resource_rule && ADDITIVE_VERBS.contains(&verb.as_str()) {
+                effect = effect.max(Effect::Additive);
+            } else {
+                return Effect::Destructive;
+            }
+        }
+        let reaches_workload = WORKLOAD_SUBRESOURCES.iter().any(|sub| {
+            !self.exclusions.contains(&Exclusion::Subresource(sub))
+                && rule
+                    .resources
+                    .iter()
+                    .any(|r| r == "*" || r.rsplit_once('/').is_some_and(|(_, s)| s == *sub))
+        });
+        if reaches_workload && !rule.verbs.is_empty() {
+            return Effect::Destructive;
+        }
+        effect
+    }
+}
+
 /// The outcome of [`Policy::decide`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -598,6 +682,94 @@ impl fmt::Display for Suggestion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy_of(grants: Vec<Grant>) -> Policy {
+        Policy::new(grants).with_implicit_discovery()
+    }
+
+    #[test]
+    fn default_policy_is_read_only() {
+        assert_eq!(Policy::default_read_only().effect(), Effect::ReadOnly);
+    }
+
+    #[test]
+    fn unrestricted_policy_is_destructive() {
+        assert_eq!(Policy::unrestricted().effect(), Effect::Destructive);
+    }
+
+    #[test]
+    fn reader_role_is_read_only() {
+        let policy = policy_of(vec![role(
+            "demo",
+            PolicyRule::resource(&[""], &["pods", "pods/log"], &["get", "list", "watch"]),
+        )]);
+        assert_eq!(policy.effect(), Effect::ReadOnly);
+    }
+
+    #[test]
+    fn create_only_is_additive_and_delete_is_destructive() {
+        let create = policy_of(vec![role(
+            "demo",
+            PolicyRule::resource(&[""], &["configmaps"], &["get", "create"]),
+        )]);
+        assert_eq!(create.effect(), Effect::Additive);
+        for verb in [
+            "delete",
+            "patch",
+            "update",
+            "deletecollection",
+            "*",
+            "bind",
+            "escalate",
+        ] {
+            let policy = policy_of(vec![role(
+                "demo",
+                PolicyRule::resource(&[""], &["configmaps"], &[verb]),
+            )]);
+            assert_eq!(policy.effect(), Effect::Destructive, "{verb}");
+        }
+    }
+
+    #[test]
+    fn a_write_limited_to_one_name_is_still_a_write() {
+        let policy = policy_of(vec![role(
+            "demo",
+            PolicyRule::resource(&[""], &["configmaps"], &["update"]).with_resource_names(&["x"]),
+        )]);
+        assert_eq!(policy.effect(), Effect::Destructive);
+    }
+
+    #[test]
+    fn get_on_exec_or_proxy_is_not_read_only() {
+        for resource in [
+            "pods/exec",
+            "nodes/proxy",
+            "services/proxy",
+            "*/attach",
+            "*",
+        ] {
+            let policy = policy_of(vec![cluster(PolicyRule::resource(
+                &["*"],
+                &[resource],
+                &["get"],
+            ))]);
+            assert_eq!(policy.effect(), Effect::Destructive, "{resource}");
+        }
+    }
+
+    #[test]
+    fn non_resource_post_is_a_write() {
+        let policy = policy_of(vec![cluster(PolicyRule::non_resource(
+            &["/logs/*"],
+            &["post"],
+        ))]);
+        assert_eq!(policy.effect(), Effect::Destructive);
+        let policy = policy_of(vec![cluster(PolicyRule::non_resource(
+            &["/metrics"],
+            &["get"],
+        ))]);
+        assert_eq!(policy.effect(), Effect::ReadOnly);
+    }
 
     fn req(method: &str, path: &str) -> RequestInfo {
         RequestInfo::parse(method, path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -1,0 +1,321 @@
+//! What every guest run of one host process shares, set up once: the policy, the
+//! credential and its connection, the caches, the trusted paths no grant may reach, the
+//! audit log and the limits. `host run` opens a [`Session`] and runs one guest in it;
+//! `host mcp` opens one and runs a fresh guest per tool call, so a call costs what a
+//! warm `host run` costs and decides requests exactly as it does.
+//!
+//! [`Session::load`] is the one place that turns a file into something to run: a
+//! component (`.wasm`, or `.cwasm` with `allow_precompiled`), or a script (`.js`, `.py`)
+//! in its language's runtime ([`crate::script`]), so `host run` and `host mcp --tool`
+//! route every kind of file the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use wasmtime::Engine;
+
+use crate::api::KubeCtxBuilder;
+use crate::audit::AuditLog;
+use crate::cache;
+use crate::credentials::{CredentialOptions, Credentials, Identity};
+use crate::discovery::DiscoveryCache;
+use crate::engine::{
+    ComponentCache, LoadOptions, Optimize, PrecompiledDir, load_component, new_engine,
+};
+use crate::limits::{Limits, RateLimiter};
+use crate::policy::{Policy, PolicyKind};
+use crate::runner::{DirGrant, GuestEnv, PreparedScript, ScriptRunner};
+use crate::script::{self, RuntimeDir, StagedScript};
+use crate::transport::Transport;
+use crate::trusted::{TrustedPath, TrustedPaths};
+
+/// How to open a [`Session`]: the host options `host run` and `host mcp` share.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Where the API server is and which credential to use.
+    pub credentials: CredentialOptions,
+    /// `--policy`: a file of Role/ClusterRole YAML, `unrestricted`, or `None` for the
+    /// read-only default.
+    pub policy: Option<String>,
+    /// `--no-implicit-discovery`.
+    pub no_implicit_discovery: bool,
+    /// `--audit`: a file appended to, or `-` for stderr.
+    pub audit: Option<String>,
+    /// Memory, time, response, stream, rate and request-size limits.
+    pub limits: Limits,
+    /// Host directories granted to every guest (`--dir`, `--dir-rw`).
+    pub dirs: Vec<DirGrant>,
+    /// Environment variables every guest sees (`--env`).
+    pub env: Vec<(String, String)>,
+    /// `--precompiled DIR`: the operator's precompiled guests.
+    pub precompiled: Option<PathBuf>,
+    /// `--allow-precompiled`: accept a `.cwasm` given as the guest.
+    pub allow_precompiled: bool,
+    /// `--runtime-dir`: where the script runtimes are (default: `runtimes/` beside the
+    /// host binary).
+    pub runtime_dir: Option<PathBuf>,
+}
+
+/// The loaded policy, credential, caches and audit log that guests run under.
+pub struct Session {
+    policy: Arc<Policy>,
+    policy_file: Option<PathBuf>,
+    credentials: Credentials,
+    transport: Arc<Transport>,
+    cache_root: Option<PathBuf>,
+    component_cache: Option<ComponentCache>,
+    precompiled: Option<PrecompiledDir>,
+    engine: Engine,
+    audit: Option<AuditLog>,
+    limits: Limits,
+    dirs: Vec<DirGrant>,
+    env: Vec<(String, String)>,
+    allow_precompiled: bool,
+    /// The script runtimes, if their directory could be found.
+    runtimes: Option<RuntimeDir>,
+    /// Why it could not, for the error a script then gets.
+    runtimes_error: Option<String>,
+}
+
+/// A guest ready to run any number of times in its [`Session`].
+#[derive(Clone)]
+pub struct Guest {
+    prepared: PreparedScript,
+    /// The name the guest sees as its program (`argv[0]`): the file's stem, or for a
+    /// script the script's path, which its runtime reads it from.
+    pub program: String,
+    /// Arguments that come before the caller's.
+    pub leading_args: Vec<String>,
+    /// For a script: its private read-only copy, granted to the runtime beside the
+    /// session's directories, and kept while the guest lives.
+    staged: Option<Arc<StagedScript>>,
+}
+
+impl Guest {
+    /// The guest's full argument list for `args`: program, leading arguments, `args`.
+    pub fn argv(&self, args: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(self.leading_args.iter().cloned());
+        argv.extend(args);
+        argv
+    }
+
+    /// The resolved component, to run with [`PreparedScript::run`].
+    pub fn prepared(&self) -> &PreparedScript {
+        &self.prepared
+    }
+}
+
+/// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
+/// file's rules get the discovery URLs every authenticated user has under RBAC unless
+/// `no_implicit_discovery`.
+pub fn load_policy(policy: Option<&str>, no_implicit_discovery: bool) -> anyhow::Result<Policy> {
+    Ok(match policy {
+        None => Policy::default_read_only(),
+        Some("unrestricted") => Policy::unrestricted(),
+        Some(path) if no_implicit_discovery => Policy::load(Path::new(path))?,
+        Some(path) => Policy::load(Path::new(path))?.with_implicit_discovery(),
+    })
+}
+
+impl Session {
+    /// Loads the policy and the credential, opens the caches and the audit log, and checks
+    /// that no granted directory reaches trusted state. A Role policy confined to one
+    /// namespace becomes the default namespace unless `-n` says otherwise.
+    pub async fn open(options: SessionOptions) -> anyhow::Result<Self> {
+        let policy = load_policy(options.policy.as_deref(), options.no_implicit_discovery)?;
+        if policy.kind() == PolicyKind::Unrestricted {
+            eprintln!(
+                "warning: --policy unrestricted: the guest may do anything the credential can do"
+            );
+        }
+        let mut credential_options = options.credentials.clone();
+        if credential_options.namespace.is_none()
+            && let Some([namespace]) = policy.confined_namespaces().as_deref()
+        {
+            credential_options.namespace = Some(namespace.to_string());
+        }
+        let credentials = Credentials::load(&credential_options).await?;
+        let transport = Arc::new(Transport::new(&credentials)?);
+
+        let cache_root = cache::default_root()?;
+        let mut trusted = TrustedPaths::new();
+        for file in &credentials.trusted_files {
+            trusted.add(file.clone());
+        }
+        if let Some(root) = &cache_root {
+            trusted.add(TrustedPath::new(
+                root,
+                "the host's cache (compiled code, discovery, its key)",
+            ));
+        }
+        let policy_file = options
+            .policy
+            .as_deref()
+            .filter(|p| *p != "unrestricted")
+            .map(PathBuf::from);
+        if let Some(path) = &policy_file {
+            trusted.add(TrustedPath::new(path, "the policy file"));
+        }
+        if let Some(path) = options.audit.as_deref().filter(|p| *p != "-") {
+            trusted.add(TrustedPath::new(path, "the audit log"));
+        }
+        let precompiled = options
+            .precompiled
+            .as_ref()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map(PrecompiledDir::open)
+            .transpose()?;
+        if let Some(dir) = &precompiled {
+            trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
+        }
+        let (runtimes, runtimes_error) = match RuntimeDir::locate(options.runtime_dir.as_deref()) {
+            Ok(dir) => {
+                trusted.add(TrustedPath::new(dir.path(), "the script runtimes"));
+                (Some(dir), None)
+            }
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
+        trusted.check_all(&options.dirs)?;
+
+        let audit = match &options.audit {
+            Some(target) => Some(
+                AuditLog::open(target)
+                    .with_context(|| format!("failed to open the audit log {target:?}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            policy: Arc::new(policy),
+            policy_file,
+            credentials,
+            transport,
+            component_cache: cache_root.as_ref().map(ComponentCache::new),
+            cache_root,
+            precompiled,
+            engine: new_engine()?,
+            audit,
+            limits: options.limits,
+            dirs: options.dirs,
+            env: options.env,
+            allow_precompiled: options.allow_precompiled,
+            runtimes,
+            runtimes_error,
+        })
+    }
+
+    /// Loads the guest at `path` and resolves its imports. `tiered`: where a guest
+    /// neither precompiled nor cached gets its optimized code while a Winch-compiled
+    /// first run goes ahead (`None`: compile with Cranelift now and wait).
+    pub fn load(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
+        // A script runs in its language's runtime, which finds it as its program name.
+        if let Some(language) = script::classify(path)? {
+            let runtimes = self.runtimes.as_ref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: cannot find the script runtimes: {}",
+                    path.display(),
+                    self.runtimes_error.as_deref().unwrap_or("unknown")
+                )
+            })?;
+            let mut guest = self.load_component(&runtimes.component(language)?, tiered)?;
+            let staged = StagedScript::stage(path, &self.dirs)?;
+            guest.program = staged.guest_path.clone();
+            guest.staged = Some(Arc::new(staged));
+            return Ok(guest);
+        }
+        if self.allow_precompiled {
+            // The .cwasm given is native code this host will run: no grant may reach it.
+            let mut trusted = TrustedPaths::new();
+            trusted.add(TrustedPath::new(path, "the precompiled guest"));
+            trusted.check_all(&self.dirs)?;
+        }
+        self.load_component(path, tiered)
+    }
+
+    fn load_component(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
+        let component = load_component(
+            &self.engine,
+            path,
+            LoadOptions {
+                precompiled: self.precompiled.as_ref(),
+                cache: self.component_cache.as_ref(),
+                allow_precompiled: self.allow_precompiled,
+                tiered,
+            },
+        )?;
+        // A first run may have been compiled by Winch, on an engine of its own.
+        let prepared = ScriptRunner::new(component.engine())?.prepare(&component)?;
+        let program = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "guest".to_string());
+        Ok(Guest {
+            prepared,
+            program,
+            leading_args: Vec::new(),
+            staged: None,
+        })
+    }
+
+    /// A kubewasm context builder with this session's policy, limits, discovery cache and
+    /// audit log; `audit` replaces the log (one that names an MCP call, say).
+    pub fn kube(&self, audit: Option<AuditLog>) -> KubeCtxBuilder {
+        let mut kube =
+            KubeCtxBuilder::new(self.credentials.identity.clone(), self.transport.clone());
+        kube.limits(self.limits.clone()).policy(self.policy.clone());
+        if let Some(root) = &self.cache_root {
+            kube.discovery_cache(DiscoveryCache::new(root, &self.credentials.identity.server));
+        }
+        if let Some(audit) = audit.or_else(|| self.audit.clone()) {
+            kube.audit(audit);
+        }
+        kube
+    }
+
+    /// A rate limiter made from this session's `--qps` and `--burst`, to share between
+    /// the guests of one client.
+    pub fn rate_limiter(&self) -> Arc<RateLimiter> {
+        Arc::new(RateLimiter::new(self.limits.qps, self.limits.burst))
+    }
+
+    /// What `guest` sees when run with `args`: its argument list, `--env`, `--dir` (and
+    /// a script its own file). Stdio is inherited until the caller sets pipes.
+    pub fn guest_env(&self, guest: &Guest, args: Vec<String>) -> GuestEnv {
+        let mut dirs = self.dirs.clone();
+        if let Some(grant) = guest.staged.as_ref().and_then(|s| s.grant.clone()) {
+            dirs.push(grant);
+        }
+        GuestEnv {
+            args: guest.argv(args),
+            env: self.env.clone(),
+            dirs,
+            ..GuestEnv::default()
+        }
+    }
+
+    /// The policy guests run under.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// The policy file, if the policy came from one.
+    pub fn policy_file(&self) -> Option<&Path> {
+        self.policy_file.as_deref()
+    }
+
+    /// Who the guests act as (what `credentials.describe` tells them).
+    pub fn identity(&self) -> &Identity {
+        &self.credentials.identity
+    }
+
+    /// The session's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The session's audit log, if `--audit` was given.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+}
