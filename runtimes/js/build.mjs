@@ -32,9 +32,10 @@ try {
     sourcePath: join(here, 'runtime.js'),
     witPath: witDir,
     worldName: 'runtime',
-    // The host serves the cluster through kubewasm:client/api; `fetch` (wasi:http)
-    // comes with the host's wasi:http door, and no guest receives HTTP requests.
-    disableFeatures: ['http', 'fetch-event'],
+    // The SDK goes through kubewasm:client/api; the global `fetch` is StarlingMonkey's,
+    // over wasi:http, which the host routes through the same pipeline (its wasi:http
+    // door). No script receives HTTP requests, so there is no fetch-event handler.
+    disableFeatures: ['fetch-event'],
   });
   await writeFile(out, component);
 } finally {

@@ -531,3 +531,33 @@ fn example_pods_not_ready_prints_each_with_its_last_log_lines_under_its_role() {
         "{text}"
     );
 }
+
+#[test]
+fn javascript_fetch_reaches_the_cluster_through_the_policy_and_nowhere_else() {
+    let cluster = Cluster::admin();
+    let path = script(
+        &cluster,
+        "fetch.js",
+        "const r = await fetch(\"https://kubernetes.default.svc/api/v1/namespaces/demo/pods?limit=3\");\n\
+         const list = await r.json();\n\
+         console.log(r.status, list.items.length, list.items[0].metadata.name);\n\
+         const denied = await fetch(\"https://kubernetes.default.svc/api/v1/namespaces/demo/secrets\").catch(e => e.name);\n\
+         console.log(\"secrets:\", denied);\n\
+         const foreign = await fetch(\"https://example.invalid/\").catch(e => e.name);\n\
+         console.log(\"foreign:\", foreign);\n",
+    );
+    let out = run_script(&cluster, &[], &path, &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        out.stdout, "200 3 demo-00000\nsecrets: TypeError\nforeign: TypeError\n",
+        "{out:?}"
+    );
+    // The host says why each refused fetch got no answer.
+    assert!(out.stderr.contains("denied"), "{out:?}");
+    assert!(out.stderr.contains("example.invalid"), "{out:?}");
+    assert_eq!(
+        cluster.paths(),
+        vec!["/api/v1/namespaces/demo/pods?limit=3".to_string()],
+        "only the allowed request reached the server"
+    );
+}
