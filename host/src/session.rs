@@ -63,7 +63,9 @@ pub struct Session {
     policy_file: Option<PathBuf>,
     credentials: Credentials,
     transport: Arc<Transport>,
-    cache_root: Option<PathBuf>,
+    /// The discovery cache, opened once: every guest of the session shares it rather
+    /// than reading the cache key again per run (per tool call, under `host mcp`).
+    discovery: Option<DiscoveryCache>,
     component_cache: Option<ComponentCache>,
     precompiled: Option<PrecompiledDir>,
     engine: Engine,
@@ -179,6 +181,9 @@ impl Session {
         };
         trusted.check_all(&options.dirs)?;
 
+        let discovery = cache_root
+            .as_ref()
+            .map(|root| DiscoveryCache::new(root, &credentials.identity.server));
         let audit = match &options.audit {
             Some(target) => Some(
                 AuditLog::open(target)
@@ -192,7 +197,7 @@ impl Session {
             credentials,
             transport,
             component_cache: cache_root.as_ref().map(ComponentCache::new),
-            cache_root,
+            discovery,
             precompiled,
             engine: new_engine()?,
             audit,
@@ -264,8 +269,8 @@ impl Session {
         let mut kube =
             KubeCtxBuilder::new(self.credentials.identity.clone(), self.transport.clone());
         kube.limits(self.limits.clone()).policy(self.policy.clone());
-        if let Some(root) = &self.cache_root {
-            kube.discovery_cache(DiscoveryCache::new(root, &self.credentials.identity.server));
+        if let Some(discovery) = &self.discovery {
+            kube.discovery_cache(discovery.clone());
         }
         if let Some(audit) = audit.or_else(|| self.audit.clone()) {
             kube.audit(audit);
