@@ -87,20 +87,15 @@ pub struct Guest {
     /// The name the guest sees as its program (`argv[0]`): the file's stem, or for a
     /// script the script's path, which its runtime reads it from.
     pub program: String,
-    /// Arguments that come before the caller's.
-    pub leading_args: Vec<String>,
     /// For a script: its private read-only copy, granted to the runtime beside the
     /// session's directories, and kept while the guest lives.
     staged: Option<Arc<StagedScript>>,
 }
 
 impl Guest {
-    /// The guest's full argument list for `args`: program, leading arguments, `args`.
+    /// The guest's full argument list for `args`: its program name, then `args`.
     pub fn argv(&self, args: impl IntoIterator<Item = String>) -> Vec<String> {
-        let mut argv = vec![self.program.clone()];
-        argv.extend(self.leading_args.iter().cloned());
-        argv.extend(args);
-        argv
+        std::iter::once(self.program.clone()).chain(args).collect()
     }
 
     /// The resolved component, to run with [`PreparedScript::run`].
@@ -258,7 +253,6 @@ impl Session {
         Ok(Guest {
             prepared,
             program,
-            leading_args: Vec::new(),
             staged: None,
         })
     }
