@@ -5,10 +5,13 @@
 //! be loaded unless this host wrote it:
 //! - the cache trusts only a directory that this user owns and nobody else can write to,
 //!   at an absolute path (never one relative to the current directory);
-//! - every entry is sealed: it ends with a keyed BLAKE3 hash (a MAC) over its name and
-//!   bytes, keyed by 32 random bytes in `<root>/key` (mode 0600), and an entry whose tag does not match
-//!   is ignored and rewritten. A file planted by someone without the key, or an entry
-//!   copied under another entry's name, is never loaded;
+//! - every entry is sealed with a keyed BLAKE3 hash (a MAC) over its name and bytes,
+//!   keyed by 32 random bytes in `<root>/key` (mode 0600), and an entry whose tag does
+//!   not match is ignored and rewritten. A file planted by someone without the key, or
+//!   an entry copied under another entry's name, is never loaded. Small entries
+//!   (discovery) end with their seal; a compiled component keeps it in a file beside it
+//!   (`NAME.seal`), so that the component itself is exactly what wasmtime maps from
+//!   disk ([`SealedFile`]);
 //! - the host refuses to grant a guest any directory that contains or lies inside the
 //!   cache (see [`crate::trusted`]), so no guest can read the key;
 //! - files are written atomically (temporary file + rename).
@@ -88,13 +91,67 @@ impl CacheKey {
         Ok(CacheKey(key))
     }
 
-    fn tag(&self, name: &str, bytes: &[u8]) -> blake3::Hash {
+    /// A keyed hasher that has taken the entry's `name`: the bytes come next.
+    fn hasher(&self, name: &str) -> blake3::Hasher {
         let mut hasher = blake3::Hasher::new_keyed(&self.0);
         hasher.update(b"kubewasm-cache-v2\0");
         hasher.update(name.as_bytes());
         hasher.update(b"\0");
+        hasher
+    }
+
+    fn tag(&self, name: &str, bytes: &[u8]) -> blake3::Hash {
+        let mut hasher = self.hasher(name);
         hasher.update(bytes);
         hasher.finalize()
+    }
+
+    /// Opens the entry `name` at `path`, sealed in the file beside it
+    /// ([`seal_path`]), and checks the seal over the file's bytes as mapped. `Ok(None)`:
+    /// there is no entry (the file or its seal is missing). An error: the entry is
+    /// there but must not be loaded (its seal does not match, or it cannot be read).
+    pub fn open_sealed_file(&self, name: &str, path: &Path) -> anyhow::Result<Option<SealedFile>> {
+        let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        let file = match fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("failed to open {path:?}")),
+        };
+        let seal_file = seal_path(path);
+        let tag = match fs::read(&seal_file) {
+            Ok(tag) => tag,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("failed to read {seal_file:?}")),
+        };
+        // SAFETY: a private, read-only mapping. The cache's files are replaced by rename,
+        // never rewritten in place, and only this user can write to the directory
+        // (`trusted_dir`), so the bytes do not change under the mapping; a process of
+        // this user that did so could as well write to this process's memory.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .with_context(|| format!("failed to map {path:?}"))?;
+        let mut hasher = self.hasher(name);
+        // Two cores hash a compiled script runtime (38 MB) in about half the time.
+        hasher.update_rayon(&map);
+        let sealed =
+            <[u8; SEAL_LEN]>::try_from(tag.as_slice()).is_ok_and(|tag| hasher.finalize() == tag);
+        if !sealed {
+            bail!("its seal does not match, so this host did not write it");
+        }
+        Ok(Some(SealedFile { file, map }))
+    }
+
+    /// Writes `bytes` as the entry `name` at `path` in the cache directory `dir`, and its
+    /// seal beside it (each atomically; the seal last, so a reader never finds a seal
+    /// for bytes that are not there yet).
+    pub fn write_sealed_file(
+        &self,
+        dir: &Path,
+        path: &Path,
+        name: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        write_atomic(dir, path, bytes)?;
+        write_atomic(dir, &seal_path(path), self.tag(name, bytes).as_bytes())
     }
 
     /// `bytes` followed by their seal as the entry `name`.
@@ -112,6 +169,35 @@ impl CacheKey {
         // `blake3::Hash` compares in constant time, so the comparison says nothing of the
         // right tag.
         (self.tag(name, bytes) == tag).then_some(bytes)
+    }
+}
+
+/// The file that holds the seal of the entry at `path`: `path` with `.seal` appended.
+pub fn seal_path(path: &Path) -> PathBuf {
+    let mut seal = path.as_os_str().to_owned();
+    seal.push(".seal");
+    PathBuf::from(seal)
+}
+
+/// A cache entry whose seal checked out: the open file and its bytes as mapped, which
+/// are the bytes the seal was checked over. A loader that maps the file again should
+/// map this open file ([`SealedFile::file`]), not the path, which may name another file
+/// by then.
+#[derive(Debug)]
+pub struct SealedFile {
+    file: fs::File,
+    map: memmap2::Mmap,
+}
+
+impl SealedFile {
+    /// The entry's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The open file the bytes were mapped from.
+    pub fn file(&self) -> &fs::File {
+        &self.file
     }
 }
 
@@ -363,6 +449,32 @@ mod tests {
         let key = CacheKey::open(root.path()).unwrap();
         assert_eq!(fs::read(root.path().join("key")).unwrap().len(), 32);
         assert_eq!(key.open_sealed("a", &sealed), None);
+    }
+
+    #[test]
+    fn a_sealed_file_opens_only_with_its_seal_beside_it_for_its_own_name() {
+        let root = tempfile::tempdir().unwrap();
+        let key = CacheKey::open(root.path()).unwrap();
+        let dir = root.path().join("components");
+        let (a, b) = (dir.join("a.cwasm"), dir.join("b.cwasm"));
+        assert!(key.open_sealed_file("a.cwasm", &a).unwrap().is_none());
+        key.write_sealed_file(&dir, &a, "a.cwasm", b"native code")
+            .unwrap();
+        let opened = key.open_sealed_file("a.cwasm", &a).unwrap().unwrap();
+        assert_eq!(opened.bytes(), b"native code");
+        // Under another name (the entry and its seal copied there): refused.
+        fs::copy(&a, &b).unwrap();
+        fs::copy(seal_path(&a), seal_path(&b)).unwrap();
+        let err = key.open_sealed_file("b.cwasm", &b).unwrap_err();
+        assert!(err.to_string().contains("seal does not match"), "{err}");
+        // Bytes changed after sealing: refused.
+        fs::write(&a, b"native codf").unwrap();
+        assert!(key.open_sealed_file("a.cwasm", &a).is_err());
+        // A seal of the wrong length: refused. No seal: no entry.
+        fs::write(seal_path(&b), b"short").unwrap();
+        assert!(key.open_sealed_file("b.cwasm", &b).is_err());
+        fs::remove_file(seal_path(&b)).unwrap();
+        assert!(key.open_sealed_file("b.cwasm", &b).unwrap().is_none());
     }
 
     #[cfg(unix)]

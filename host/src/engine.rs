@@ -17,7 +17,7 @@ use anyhow::Context;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use crate::cache::{self, CacheKey};
+use crate::cache::{self, CacheKey, SealedFile};
 
 /// How often the engine's epoch advances: the granularity of `--cpu-limit` and of
 /// yielding a busy guest back to the async runtime.
@@ -413,22 +413,26 @@ impl ComponentCache {
     fn lookup(&self, key: Option<&CacheKey>, engine: &Engine, wasm: &[u8]) -> Option<Component> {
         let key = key?;
         let (name, artifact) = self.entry(engine, wasm);
-        let sealed = fs::read(&artifact).ok()?;
-        match key.open_sealed(&name, &sealed) {
-            // SAFETY: the seal shows this host wrote these bytes under this name (the
-            // output of `precompile_component` for a guest with this hash, on an engine
-            // with this compatibility hash); wasmtime also checks the header.
-            Some(compiled) => match unsafe { Component::deserialize(engine, compiled) } {
-                Ok(component) => return Some(component),
-                Err(e) => tracing::warn!(
+        let sealed = match key.open_sealed_file(&name, &artifact) {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!("ignoring cached component {artifact:?}: {e:#}; recompiling");
+                return None;
+            }
+        };
+        // SAFETY: the seal shows this host wrote these bytes under this name (the output
+        // of `precompile_component` for a guest with this hash, on an engine with this
+        // compatibility hash); wasmtime also checks the header.
+        match unsafe { deserialize_sealed(engine, &sealed) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(
                     "ignoring unusable cached component {artifact:?}: {e:#}; recompiling"
-                ),
-            },
-            None => tracing::warn!(
-                "ignoring cached component {artifact:?}: its seal does not match, so this host did not write it; recompiling"
-            ),
+                );
+                None
+            }
         }
-        None
     }
 
     /// Caches `compiled`, the compiled form of `wasm` for `engine`. Failing only costs a
@@ -437,15 +441,45 @@ impl ComponentCache {
         let Some(key) = key else { return };
         let (name, artifact) = self.entry(engine, wasm);
         let dir = self.root.join("components");
-        if let Err(e) = cache::write_atomic(&dir, &artifact, &key.seal(&name, compiled)) {
+        if let Err(e) = key.write_sealed_file(&dir, &artifact, &name, &compiled) {
             tracing::warn!("could not cache the compiled component: {e:#}");
         }
     }
 
     /// Removes the cached compiled form of `wasm` for `engine`, if any.
     fn remove(&self, engine: &Engine, wasm: &[u8]) {
-        fs::remove_file(self.entry(engine, wasm).1).ok();
+        let artifact = self.entry(engine, wasm).1;
+        fs::remove_file(cache::seal_path(&artifact)).ok();
+        fs::remove_file(artifact).ok();
     }
+}
+
+/// Loads a sealed cache entry. On Linux wasmtime maps the very file whose seal was
+/// checked (through `/proc/self/fd`) instead of copying its bytes: a warm run of the
+/// JavaScript runtime (38 MB of code and heap image) then copies nothing, and its heap
+/// image is mapped copy-on-write from the file rather than written into a new memfd.
+///
+/// # Safety
+///
+/// As [`Component::deserialize`]: `sealed` must hold this engine's output for the
+/// component.
+unsafe fn deserialize_sealed(engine: &Engine, sealed: &SealedFile) -> wasmtime::Result<Component> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let fd_path = PathBuf::from(format!("/proc/self/fd/{}", sealed.file().as_raw_fd()));
+        // The same file, unless /proc is missing or is not procfs (then: the copy below).
+        let same = |a: &fs::Metadata, b: &fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+        if let (Ok(ours), Ok(named)) = (sealed.file().metadata(), fs::metadata(&fd_path))
+            && same(&ours, &named)
+        {
+            // SAFETY: the caller's contract; the file is the one the seal was checked on.
+            return unsafe { Component::deserialize_file(engine, &fd_path) };
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { Component::deserialize(engine, sealed.bytes()) }
 }
 
 /// Where [`ComponentCache::load_tiered`] makes the optimized code.
@@ -506,6 +540,7 @@ mod tests {
         let mut entries: Vec<_> = fs::read_dir(root.join("components"))
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
             .collect();
         entries.sort();
         entries
@@ -549,6 +584,16 @@ mod tests {
             b_bytes,
             "the plant was not replaced"
         );
+        // The plant with its own seal copied beside it: the seal names the entry.
+        fs::copy(&a_entry, &b_entry).unwrap();
+        fs::copy(cache::seal_path(&a_entry), cache::seal_path(&b_entry)).unwrap();
+        cache.load(&engine, &b).unwrap();
+        assert_eq!(fs::read(&b_entry).unwrap(), b_bytes);
+        // The plant with its seal removed: no entry, so compiled and sealed again.
+        fs::copy(&a_entry, &b_entry).unwrap();
+        fs::remove_file(cache::seal_path(&b_entry)).unwrap();
+        cache.load(&engine, &b).unwrap();
+        assert_eq!(fs::read(&b_entry).unwrap(), b_bytes);
         // An unsealed artifact (what `host compile` writes) planted there: the same.
         fs::write(
             &b_entry,

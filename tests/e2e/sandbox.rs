@@ -447,7 +447,8 @@ fn grants_that_reach_trusted_state_are_refused_before_the_guest_runs() {
 #[test]
 fn a_compiled_guest_planted_under_another_guests_cache_key_is_never_run() {
     // Issue 10's plant: guest A's compiled code written into the cache under the key of
-    // guest B. Each entry is sealed with its own name, so B is recompiled, not A run.
+    // guest B, with its seal. Each entry is sealed with its own name, so B is recompiled,
+    // not A run.
     let cluster = Cluster::admin();
     let cache = tempfile::tempdir().unwrap();
     let run_in_cache = |wasm: &str, args: &[&str]| {
@@ -468,6 +469,13 @@ fn a_compiled_guest_planted_under_another_guests_cache_key_is_never_run() {
     assert_eq!(out.stdout.trim_end(), "status 200", "{out:?}");
     let adversary_entry = entries().into_iter().find(|e| *e != kubectl_entry).unwrap();
     std::fs::copy(&kubectl_entry, &adversary_entry).unwrap();
+    // Its seal beside it too: the seal is over the entry's name as well as its bytes.
+    let seal = |entry: &PathBuf| {
+        let mut path = entry.clone().into_os_string();
+        path.push(".seal");
+        PathBuf::from(path)
+    };
+    std::fs::copy(seal(&kubectl_entry), seal(&adversary_entry)).unwrap();
     // Run as the adversary: its own code answers, not the planted kubectl guest.
     let out = run_in_cache(ADVERSARY_GUEST, &["request", "GET", "/version"]);
     assert_eq!(out.code(), 0, "{out:?}");
