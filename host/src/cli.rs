@@ -44,7 +44,10 @@ enum Command {
     ///   host run --policy role.yaml cleanup.py --older-than 60
     ///   host run --server http://127.0.0.1:8001 guest.wasm version
     ///   host run --kubeconfig ./admin.conf --context prod guest.wasm get nodes
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        override_usage = "host run [OPTIONS] <GUEST.wasm|SCRIPT> [GUEST-ARGS]..."
+    )]
     Run(Box<RunArgs>),
 
     /// Serve Kubernetes tools to an AI agent over the Model Context Protocol:
@@ -163,18 +166,33 @@ struct RunArgs {
     #[arg(long, env = "KUBEWASM_OPTIMIZE_FIRST_RUN")]
     optimize_first_run: bool,
 
-    /// The guest component (.wasm, or .cwasm with --allow-precompiled), or a script
-    /// (.py, .js).
-    #[arg(value_name = "GUEST.wasm|SCRIPT")]
-    guest: PathBuf,
-
-    /// Arguments for the guest or script.
+    /// The guest component (.wasm, or .cwasm with --allow-precompiled) or a script (.py,
+    /// .js), then its arguments. Everything after it is the guest's, `--help` included.
+    // One positional, not two: with a separate GUEST, an option right after it
+    // (`host run x.py --help`) was still taken as the host's.
     #[arg(
+        value_names = ["GUEST.wasm|SCRIPT", "GUEST-ARGS"],
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "GUEST-ARGS"
+        allow_hyphen_values = true
     )]
-    args: Vec<String>,
+    command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The guest (or script) and its arguments, taken out of the command line.
+    fn take_command(&mut self) -> anyhow::Result<(PathBuf, Vec<String>)> {
+        let mut command = std::mem::take(&mut self.command).into_iter();
+        // clap requires one value, and a hyphen value is one only because it comes first.
+        let guest = command.next().unwrap_or_default();
+        if guest.is_empty() || guest.starts_with('-') {
+            anyhow::bail!(
+                "unknown host option {guest:?}: see `host run --help` for the host's options, which come before the guest; the guest's own options come after it"
+            );
+        }
+        Ok((PathBuf::from(guest), command.collect()))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -566,17 +584,18 @@ fn policy_check(
     Ok(if allowed { 0 } else { 1 })
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<i32> {
+async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    let (guest_path, guest_args) = args.take_command()?;
     let session = Session::open(args.host.session_options()?).await?;
     let background = match std::env::current_exe() {
         Ok(exe) => Optimize::InProcess(exe),
         Err(_) => Optimize::InThread,
     };
     let guest = session.load(
-        &args.guest,
+        &guest_path,
         (!args.optimize_first_run).then_some(&background),
     )?;
-    let guest_env = session.guest_env(&guest, args.args);
+    let guest_env = session.guest_env(&guest, guest_args);
     let outcome = guest
         .prepared()
         .run(&guest_env, session.kube(None).build(), session.limits())
