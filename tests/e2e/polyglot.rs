@@ -1,6 +1,7 @@
 //! Guests in other languages: the WIT package is the contract. The Python guest in
 //! `examples/python-guest` is built with componentize-py and run by the same host
-//! against the fake API server.
+//! against the fake API server, and so is the componentize-js component in
+//! `examples/js-component`, built with the stock CLI.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -149,4 +150,83 @@ fn python_guest_lists_pods_and_reports_errors_through_the_same_host() {
         "a denied request reached the server: {:?}",
         cluster.paths()
     );
+}
+
+/// Builds `examples/js-component` with its build.sh (the stock componentize-js CLI, no
+/// `-d` flags) into `dir/js-component.wasm`.
+fn build_js_component(dir: &Path) -> PathBuf {
+    let cli = workspace().join("runtimes/js/node_modules/.bin/componentize-js");
+    assert!(
+        cli.exists(),
+        "componentize-js is not installed: ./test.sh installs it (runtimes/build.sh runs npm ci in runtimes/js)"
+    );
+    let wasm = dir.join("js-component.wasm");
+    let out = Command::new(workspace().join("examples/js-component/build.sh"))
+        .arg(&wasm)
+        .env("COMPONENTIZE_JS", &cli)
+        .output()
+        .expect("run examples/js-component/build.sh");
+    assert!(
+        out.status.success() && wasm.exists(),
+        "componentize-js failed to build the example ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wasm
+}
+
+// One test, so the component is built and compiled once: later runs hit the cache.
+#[test]
+fn js_component_built_by_stock_componentize_js_lists_pods_with_fetch_through_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = build_js_component(dir.path());
+
+    // `fetch("https://kubernetes.default.svc/...")` lists the pods through the host.
+    let cluster = Cluster::admin();
+    let out = run_with_limit(cluster.command_with(&[], &wasm, &["demo"]), LIMIT);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 50, "{out:?}");
+    assert_eq!(rows[0], ["demo-00000", "Pending"], "{out:?}");
+    assert!(rows.iter().any(|r| r[1] == "Running"), "{out:?}");
+    assert_eq!(cluster.paths(), ["/api/v1/namespaces/demo/pods"]);
+
+    // A Status error from the server reaches the component as the response.
+    let reader = Cluster::start_with(ServerConfig::default(), READER_TOKEN);
+    let out = run_with_limit(reader.command_with(&[], &wasm, &["kube-system"]), LIMIT);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:demo:reader\""),
+        "{out:?}"
+    );
+
+    // Denied by the host's policy: the host says why on stderr with the rule that would
+    // allow it, the component fails, and nothing reaches the server.
+    let cluster = Cluster::admin();
+    let policy = cluster.home.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: Role\n\
+         metadata:\n  name: configmap-reader\n  namespace: demo\n\
+         rules:\n\
+         - apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\", \"list\"]\n",
+    )
+    .unwrap();
+    let policy_flag = ["--policy", policy.to_str().unwrap()];
+    let out = run_with_limit(cluster.command_with(&policy_flag, &wasm, &["demo"]), LIMIT);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "kubewasm: wasi:http GET https://kubernetes.default.svc/api/v1/namespaces/demo/pods: denied: list pods in namespace \"demo\""
+        ) && out.stderr.contains("resources: [\"pods\"]"),
+        "{out:?}"
+    );
+    assert!(cluster.paths().is_empty(), "{:?}", cluster.paths());
 }
