@@ -7,7 +7,11 @@
 #    request (host/examples/kube_rs_peer.rs) and kubectl;
 #  - peak RSS of each (GNU time);
 #  - embedding: guest instantiations + one request each (bench_embed) next to kube-rs's
-#    sequential requests over one connection to the same server.
+#    sequential requests over one connection to the same server;
+#  - scripts (issue #11): `host run list.js` / `list.py` (the SDK lists the pods of demo)
+#    on a first run (empty cache: Winch; the image's precompiled runtimes) and warm, next
+#    to the same request from python3 (urllib) and node (fetch) themselves, and kubectl.
+#    BENCH_SKIP_SCRIPTS=1 leaves them out.
 #
 # Against the bundled demo API server (release build, 127.0.0.1); BENCH_KUBECONFIG points
 # it at another cluster. Needs hyperfine and GNU time (`apt-get install hyperfine time`).
@@ -85,3 +89,72 @@ for _ in 1 2 3; do
     target/release/examples/bench_embed "$guest" "$kubeconfig" "$n"
     $peer version-loop default "$n"
 done
+
+[ -n "${BENCH_SKIP_SCRIPTS:-}" ] && exit 0
+echo
+echo "## scripts: list the pods of demo with the SDK (issue #11)"
+runtimes=$PWD/target/release/runtimes
+[ -n "${BENCH_SKIP_BUILD:-}" ] || runtimes/build.sh "$runtimes"
+echo "runtimes: js.wasm $(stat -c %s "$runtimes/js.wasm") bytes, python.wasm $(stat -c %s "$runtimes/python.wasm") bytes"
+cat > "$work/list.js" <<'JS'
+import { list, path } from "kubewasm";
+for (const pod of await list(path("v1", "pods", { namespace: "demo" }))) console.log(pod.metadata.name);
+JS
+cat > "$work/list.py" <<'PY'
+import kubewasm
+for pod in kubewasm.list(kubewasm.path("v1", "pods", namespace="demo")):
+    print(pod["metadata"]["name"])
+PY
+# The yardsticks: the same request from Python and Node themselves, with the
+# kubeconfig's server, token and CA (no sandbox, no policy).
+cat > "$work/native.py" <<'PY'
+import json, os, ssl, urllib.request
+context = ssl.create_default_context(cafile=os.environ["K8S_CA"])
+request = urllib.request.Request(
+    os.environ["K8S_SERVER"] + "/api/v1/namespaces/demo/pods?limit=500",
+    headers={"Authorization": "Bearer " + os.environ["K8S_TOKEN"]},
+)
+for pod in json.load(urllib.request.urlopen(request, context=context))["items"]:
+    print(pod["metadata"]["name"])
+PY
+cat > "$work/native.mjs" <<'JS'
+const response = await fetch(process.env.K8S_SERVER + "/api/v1/namespaces/demo/pods?limit=500", {
+  headers: { authorization: "Bearer " + process.env.K8S_TOKEN },
+});
+for (const pod of (await response.json()).items) console.log(pod.metadata.name);
+JS
+script_host="$hostbin run --kubeconfig $kubeconfig --runtime-dir $runtimes"
+for language in js python; do
+    target/release/host compile --out-dir "$work/precompiled-runtimes" "$runtimes/$language.wasm" >/dev/null
+done
+echo
+echo "### first run: nothing compiled or cached"
+set -- "env KUBEWASM_CACHE_DIR=$work/cold $script_host $work/list.js" \
+    "env KUBEWASM_CACHE_DIR=$work/cold $script_host $work/list.py" \
+    "env KUBEWASM_CACHE_DIR=$work/cold KUBEWASM_PRECOMPILED_DIR=$work/precompiled-runtimes $script_host $work/list.js" \
+    "env KUBEWASM_CACHE_DIR=$work/cold KUBEWASM_PRECOMPILED_DIR=$work/precompiled-runtimes $script_host $work/list.py"
+hyperfine -N --runs "${BENCH_SCRIPT_COLD_RUNS:-5}" --prepare "$fresh" --export-markdown "$work/scripts-cold.md" "$@" >/dev/null
+cat "$work/scripts-cold.md"
+echo
+echo "peak RSS (GNU time, one run each, empty caches):"
+peak_rss --before "$fresh" "$@"
+$fresh
+echo
+echo "### warm: runtimes compiled by Cranelift and cached"
+export KUBEWASM_CACHE_DIR=$work/warm-scripts
+KUBEWASM_OPTIMIZE_FIRST_RUN=true $script_host "$work/list.js" >/dev/null
+KUBEWASM_OPTIMIZE_FIRST_RUN=true $script_host "$work/list.py" >/dev/null
+set -- "$script_host $work/list.js" "$script_host $work/list.py"
+if command -v kubectl >/dev/null; then
+    jsonpath() { kubectl --kubeconfig "$kubeconfig" config view --raw --minify -o "jsonpath=$1"; }
+    jsonpath '{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$work/ca.crt"
+    native_env="K8S_SERVER=$(jsonpath '{.clusters[0].cluster.server}') K8S_TOKEN=$(jsonpath '{.users[0].user.token}') K8S_CA=$work/ca.crt"
+    set -- "$@" "env $native_env python3 $work/native.py" \
+        "env $native_env NODE_EXTRA_CA_CERTS=$work/ca.crt node $work/native.mjs" \
+        "env HOME=$work/kubectl-home kubectl --kubeconfig $kubeconfig get pods -n demo"
+fi
+hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/scripts-warm.md" "$@" >/dev/null
+cat "$work/scripts-warm.md"
+echo
+echo "peak RSS (GNU time, one run each):"
+peak_rss "$@"
