@@ -110,9 +110,16 @@ pub fn load_component(
     path: &Path,
     options: LoadOptions<'_>,
 ) -> anyhow::Result<Component> {
-    let bytes =
-        fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
-    if Engine::detect_precompiled(&bytes).is_some() {
+    let Some(guest) = GuestWasm::open(path)? else {
+        let bytes =
+            fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
+        if Engine::detect_precompiled(&bytes).is_none() {
+            // Neither WebAssembly nor native code: compiling it says what is wrong.
+            return Component::new(engine, &bytes).map_err(|e| {
+                anyhow::Error::from(e)
+                    .context(format!("failed to compile guest component {path:?}"))
+            });
+        }
         if !options.allow_precompiled {
             anyhow::bail!(
                 "{path:?} is a precompiled component (native code); run it with --allow-precompiled if this host compiled it, or pass the .wasm"
@@ -125,18 +132,90 @@ pub fn load_component(
                 "cannot load {path:?}: it was not compiled by this host's engine (recompile it with `host compile`)"
             ))
         });
-    }
-    if let Some(component) = options.precompiled.and_then(|dir| dir.load(engine, &bytes)) {
+    };
+    if let Some(component) = options
+        .precompiled
+        .and_then(|dir| dir.load_digest(engine, guest.digest()))
+    {
         return Ok(component);
     }
     match options.cache {
         Some(cache) if let Some(background) = options.tiered => {
-            cache.load_tiered(engine, winch_engine, &bytes, path, background)
+            cache.load_tiered(engine, winch_engine, &guest, background)
         }
-        Some(cache) => cache.load_bytes(engine, &bytes, path),
-        None => Component::new(engine, &bytes).map_err(|e| {
+        Some(cache) => cache.load_guest(engine, &guest),
+        None => Component::new(engine, guest.bytes()?).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
         }),
+    }
+}
+
+/// A guest component file: its BLAKE3 hash, and its bytes once they are needed. A guest
+/// that is precompiled or cached is found by its hash alone, which is streamed from the
+/// file through a small buffer: reading a whole file into new memory costs a page fault
+/// per 4 KiB (for the 14 MB JavaScript runtime, thousands on every run).
+#[derive(Debug)]
+pub struct GuestWasm {
+    path: PathBuf,
+    digest: String,
+    bytes: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl GuestWasm {
+    /// Hashes the WebAssembly file at `path`; `None` if it does not start as
+    /// WebAssembly does (`\0asm`), e.g. a precompiled `.cwasm`.
+    pub fn open(path: &Path) -> anyhow::Result<Option<Self>> {
+        use std::io::Read;
+        let context = || format!("failed to read guest component {path:?}");
+        let mut file = fs::File::open(path).with_context(context)?;
+        let mut magic = [0u8; 4];
+        if file.read_exact(&mut magic).is_err() || magic != *b"\0asm" {
+            return Ok(None);
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&magic);
+        hasher.update_reader(&mut file).with_context(context)?;
+        Ok(Some(Self {
+            path: path.to_path_buf(),
+            digest: hasher.finalize().to_hex().to_string(),
+            bytes: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The component `wasm`, read from `path` already.
+    pub fn from_bytes(path: &Path, wasm: Vec<u8>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            digest: cache::digest_hex(&wasm),
+            bytes: std::sync::OnceLock::from(wasm),
+        }
+    }
+
+    /// Where it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The BLAKE3 hash of its bytes, as hex (what `b3sum` prints).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Its bytes, read on first use. Should the file have changed since it was hashed,
+    /// the bytes read are hashed again, so that what is compiled is what its hash says.
+    pub fn bytes(&self) -> anyhow::Result<&[u8]> {
+        if let Some(bytes) = self.bytes.get() {
+            return Ok(bytes);
+        }
+        let bytes = fs::read(&self.path)
+            .with_context(|| format!("failed to read guest component {:?}", self.path))?;
+        if cache::digest_hex(&bytes) != self.digest {
+            anyhow::bail!(
+                "the guest component {:?} changed while it was being loaded; run it again",
+                self.path
+            );
+        }
+        Ok(self.bytes.get_or_init(|| bytes))
     }
 }
 
@@ -184,6 +263,10 @@ impl PrecompiledDir {
         self.dir.join(Self::file_name(wasm))
     }
 
+    fn artifact_of(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}.cwasm"))
+    }
+
     /// The file name of the compiled form of `wasm` (what `host compile --out-dir`
     /// writes): the BLAKE3 hash of its bytes.
     pub fn file_name(wasm: &[u8]) -> String {
@@ -194,7 +277,12 @@ impl PrecompiledDir {
     /// cannot be loaded (another wasmtime, a CPU without the features it was compiled
     /// for) is reported once on stderr, and `None` is returned so the caller compiles.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Component> {
-        let artifact = self.artifact(wasm);
+        self.load_digest(engine, &cache::digest_hex(wasm))
+    }
+
+    /// [`PrecompiledDir::load`] for the component whose BLAKE3 hash is `digest`.
+    fn load_digest(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let artifact = self.artifact_of(digest);
         if !artifact.exists() {
             return None;
         }
@@ -249,21 +337,16 @@ impl ComponentCache {
     pub fn load(&self, engine: &Engine, wasm_path: &Path) -> anyhow::Result<Component> {
         let wasm = fs::read(wasm_path)
             .with_context(|| format!("failed to read guest component {wasm_path:?}"))?;
-        self.load_bytes(engine, &wasm, wasm_path)
+        self.load_guest(engine, &GuestWasm::from_bytes(wasm_path, wasm))
     }
 
-    /// [`ComponentCache::load`] for the component `wasm` read from `wasm_path`.
-    pub fn load_bytes(
-        &self,
-        engine: &Engine,
-        wasm: &[u8],
-        wasm_path: &Path,
-    ) -> anyhow::Result<Component> {
+    /// [`ComponentCache::load`] for `guest`, whose bytes are read only to compile it.
+    pub fn load_guest(&self, engine: &Engine, guest: &GuestWasm) -> anyhow::Result<Component> {
         let key = self.key();
-        if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
+        if let Some(component) = self.lookup(key.as_ref(), engine, guest.digest()) {
             return Ok(component);
         }
-        self.compile_and_store(key.as_ref(), engine, wasm, wasm_path)
+        self.compile_and_store(key.as_ref(), engine, guest)
     }
 
     /// The fast first run: the optimized (Cranelift) entry if there is one; else the
@@ -277,25 +360,25 @@ impl ComponentCache {
         &self,
         engine: &Engine,
         winch: impl FnOnce() -> anyhow::Result<Engine>,
-        wasm: &[u8],
-        wasm_path: &Path,
+        guest: &GuestWasm,
         background: &Optimize,
     ) -> anyhow::Result<Component> {
         let key = self.key();
-        if let Some(component) = self.lookup(key.as_ref(), engine, wasm) {
+        if let Some(component) = self.lookup(key.as_ref(), engine, guest.digest()) {
             return Ok(component);
         }
         let Some(key) = key else {
-            return self.load_bytes(engine, wasm, wasm_path);
+            return self.load_guest(engine, guest);
         };
         let winch = winch()?;
-        let component = match self.lookup(Some(&key), &winch, wasm) {
+        let component = match self.lookup(Some(&key), &winch, guest.digest()) {
             Some(component) => component,
             None => {
                 let started = std::time::Instant::now();
-                let component = self.compile_and_store(Some(&key), &winch, wasm, wasm_path)?;
+                let component = self.compile_and_store(Some(&key), &winch, guest)?;
                 tracing::info!(
-                    "compiled {wasm_path:?} with Winch in {:?} for this run; optimizing in the background",
+                    "compiled {:?} with Winch in {:?} for this run; optimizing in the background",
+                    guest.path(),
                     started.elapsed()
                 );
                 component
@@ -303,8 +386,8 @@ impl ComponentCache {
         };
         match background {
             Optimize::InThread => {
-                let (cache, engine, wasm) = (self.clone(), engine.clone(), wasm.to_vec());
-                let path = wasm_path.to_path_buf();
+                let (cache, engine) = (self.clone(), engine.clone());
+                let (wasm, path) = (guest.bytes()?.to_vec(), guest.path().to_path_buf());
                 let spawned = std::thread::Builder::new()
                     .name("kubewasm-optimize".into())
                     .spawn(move || {
@@ -317,7 +400,7 @@ impl ComponentCache {
                     tracing::warn!("could not start the background optimization: {e}");
                 }
             }
-            Optimize::InProcess(exe) => self.spawn_optimizer(exe, &winch, wasm, wasm_path),
+            Optimize::InProcess(exe) => self.spawn_optimizer(exe, &winch, guest),
         }
         Ok(component)
     }
@@ -332,19 +415,23 @@ impl ComponentCache {
         wasm_path: &Path,
     ) -> anyhow::Result<()> {
         let key = CacheKey::open(&self.root)?;
-        if self.lookup(Some(&key), engine, wasm).is_none() {
+        let digest = cache::digest_hex(wasm);
+        if self.lookup(Some(&key), engine, &digest).is_none() {
             let compiled = compile_wasm(engine, wasm, wasm_path)?;
-            self.store(Some(&key), engine, wasm, compiled);
+            self.store(Some(&key), engine, &digest, compiled);
         }
-        self.remove(winch, wasm);
+        self.remove(winch, &digest);
         Ok(())
     }
 
     /// Starts `exe optimize-cache GUEST.wasm` detached, unless one is already at work on
     /// this guest (a lock file younger than ten minutes), so the optimization outlives
     /// this short run.
-    fn spawn_optimizer(&self, exe: &Path, winch: &Engine, wasm: &[u8], wasm_path: &Path) {
-        let lock = self.entry(winch, wasm).1.with_extension("optimizing");
+    fn spawn_optimizer(&self, exe: &Path, winch: &Engine, guest: &GuestWasm) {
+        let lock = self
+            .entry(winch, guest.digest())
+            .1
+            .with_extension("optimizing");
         let fresh = fs::metadata(&lock)
             .and_then(|m| m.modified())
             .ok()
@@ -360,7 +447,7 @@ impl ComponentCache {
         let mut command = std::process::Command::new(exe);
         command
             .arg("optimize-cache")
-            .arg(wasm_path)
+            .arg(guest.path())
             .env("KUBEWASM_CACHE_DIR", &self.root)
             .env("KUBEWASM_OPTIMIZE_LOCK", &lock)
             .stdin(std::process::Stdio::null())
@@ -378,21 +465,22 @@ impl ComponentCache {
         }
     }
 
-    /// Compiles `wasm` with `engine`, loads the result and caches it.
+    /// Compiles `guest` with `engine`, loads the result and caches it.
     fn compile_and_store(
         &self,
         key: Option<&CacheKey>,
         engine: &Engine,
-        wasm: &[u8],
-        wasm_path: &Path,
+        guest: &GuestWasm,
     ) -> anyhow::Result<Component> {
-        let compiled = compile_wasm(engine, wasm, wasm_path)?;
+        let compiled = compile_wasm(engine, guest.bytes()?, guest.path())?;
         // SAFETY: `compiled` was produced by `precompile_component` on this engine just now.
         let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
-            anyhow::Error::from(e)
-                .context(format!("failed to load compiled component {wasm_path:?}"))
+            anyhow::Error::from(e).context(format!(
+                "failed to load compiled component {:?}",
+                guest.path()
+            ))
         })?;
-        self.store(key, engine, wasm, compiled);
+        self.store(key, engine, guest.digest(), compiled);
         Ok(component)
     }
 
@@ -402,17 +490,19 @@ impl ComponentCache {
             .ok()
     }
 
-    /// The entry name and file of `wasm` compiled by `engine`.
-    fn entry(&self, engine: &Engine, wasm: &[u8]) -> (String, PathBuf) {
-        let name = format!("{}.cwasm", cache_key(engine, wasm));
+    /// The entry name and file of the component with BLAKE3 hash `digest` compiled by
+    /// `engine`.
+    fn entry(&self, engine: &Engine, digest: &str) -> (String, PathBuf) {
+        let name = format!("{}.cwasm", cache_key(engine, digest));
         let file = self.root.join("components").join(&name);
         (name, file)
     }
 
-    /// The cached compiled form of `wasm` for `engine`, if this host wrote it.
-    fn lookup(&self, key: Option<&CacheKey>, engine: &Engine, wasm: &[u8]) -> Option<Component> {
+    /// The cached compiled form of the component with BLAKE3 hash `digest` for
+    /// `engine`, if this host wrote it.
+    fn lookup(&self, key: Option<&CacheKey>, engine: &Engine, digest: &str) -> Option<Component> {
         let key = key?;
-        let (name, artifact) = self.entry(engine, wasm);
+        let (name, artifact) = self.entry(engine, digest);
         let sealed = match key.open_sealed_file(&name, &artifact) {
             Ok(Some(sealed)) => sealed,
             Ok(None) => return None,
@@ -435,20 +525,21 @@ impl ComponentCache {
         }
     }
 
-    /// Caches `compiled`, the compiled form of `wasm` for `engine`. Failing only costs a
-    /// compile next time.
-    fn store(&self, key: Option<&CacheKey>, engine: &Engine, wasm: &[u8], compiled: Vec<u8>) {
+    /// Caches `compiled`, the compiled form of the component with hash `digest` for
+    /// `engine`. Failing only costs a compile next time.
+    fn store(&self, key: Option<&CacheKey>, engine: &Engine, digest: &str, compiled: Vec<u8>) {
         let Some(key) = key else { return };
-        let (name, artifact) = self.entry(engine, wasm);
+        let (name, artifact) = self.entry(engine, digest);
         let dir = self.root.join("components");
         if let Err(e) = key.write_sealed_file(&dir, &artifact, &name, &compiled) {
             tracing::warn!("could not cache the compiled component: {e:#}");
         }
     }
 
-    /// Removes the cached compiled form of `wasm` for `engine`, if any.
-    fn remove(&self, engine: &Engine, wasm: &[u8]) {
-        let artifact = self.entry(engine, wasm).1;
+    /// Removes the cached compiled form of the component with hash `digest` for
+    /// `engine`, if any.
+    fn remove(&self, engine: &Engine, digest: &str) {
+        let artifact = self.entry(engine, digest).1;
         fs::remove_file(cache::seal_path(&artifact)).ok();
         fs::remove_file(artifact).ok();
     }
@@ -510,13 +601,13 @@ pub fn lower_thread_priority() {
     }
 }
 
-/// `blake3(wasm)` plus the engine's compatibility hash, as hex.
-fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
+/// The component's BLAKE3 hash (`digest`) plus the engine's compatibility hash, as hex.
+fn cache_key(engine: &Engine, digest: &str) -> String {
     let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hasher);
-    let mut key = cache::digest_hex(wasm);
+    let mut key = digest.to_string();
     key.push('-');
     key.push_str(&format!("{:016x}", engine_hasher.finish()));
     key
@@ -660,9 +751,33 @@ mod tests {
     }
 
     #[test]
+    fn a_guest_is_hashed_from_its_file_and_read_whole_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wasm");
+        let wasm = other_component();
+        fs::write(&path, &wasm).unwrap();
+        let guest = GuestWasm::open(&path).unwrap().unwrap();
+        assert_eq!(guest.digest(), cache::digest_hex(&wasm));
+        // Changed after it was hashed: its bytes are refused, not compiled under the
+        // old hash.
+        fs::write(&path, EMPTY_COMPONENT).unwrap();
+        let err = guest.bytes().unwrap_err();
+        assert!(err.to_string().contains("changed while"), "{err}");
+        let guest = GuestWasm::open(&path).unwrap().unwrap();
+        assert_eq!(guest.bytes().unwrap(), EMPTY_COMPONENT);
+        // Not WebAssembly (a .cwasm is ELF): none, for the caller to look at whole.
+        fs::write(&path, b"\x7fELF and the rest").unwrap();
+        assert!(GuestWasm::open(&path).unwrap().is_none());
+        fs::write(&path, b"\0a").unwrap();
+        assert!(GuestWasm::open(&path).unwrap().is_none());
+        assert!(GuestWasm::open(&dir.path().join("missing.wasm")).is_err());
+    }
+
+    #[test]
     fn cache_key_changes_with_guest_bytes() {
         let engine = new_engine().unwrap();
-        assert_ne!(cache_key(&engine, b"a"), cache_key(&engine, b"b"));
-        assert_eq!(cache_key(&engine, b"a"), cache_key(&engine, b"a"));
+        let key = |wasm: &[u8]| cache_key(&engine, &cache::digest_hex(wasm));
+        assert_ne!(key(b"a"), key(b"b"));
+        assert_eq!(key(b"a"), key(b"a"));
     }
 }

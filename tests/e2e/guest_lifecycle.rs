@@ -44,15 +44,26 @@ fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
         cmd.env("KUBEWASM_CACHE_DIR", cache.path());
         run(cmd)
     };
+    // Each entry is the compiled component and its seal beside it.
+    let names = |entries: &[(std::ffi::OsString, std::time::SystemTime)]| -> Vec<String> {
+        let name = |e: &(std::ffi::OsString, _)| e.0.to_string_lossy().into_owned();
+        entries.iter().map(name).collect()
+    };
     for _ in 0..2 {
         let out = version();
         assert_eq!(out.code(), 0, "{out:?}");
-        if list().len() == 1 {
+        if list().len() == 2 {
             break;
         }
     }
     let before = list();
-    assert_eq!(before.len(), 1, "{before:?}");
+    let entry = names(&before);
+    assert!(
+        entry.len() == 2
+            && entry[0].ends_with(".cwasm")
+            && entry[1] == format!("{}.seal", entry[0]),
+        "{before:?}"
+    );
     assert_eq!(version().code(), 0);
     assert_eq!(list(), before, "the second run rewrote the cache");
 }
