@@ -2,7 +2,8 @@
 # Builds the guest and the host, then runs `host run guest.wasm ARGS...`
 # (default: `get pods -n demo`). With a script among the arguments
 # (`./run.sh [HOST-OPTIONS] SCRIPT.py|SCRIPT.js [ARGS...]`) it builds the script
-# runtimes instead and runs `host run HOST-OPTIONS SCRIPT ARGS...`.
+# runtimes instead and runs `host run HOST-OPTIONS SCRIPT ARGS...`; with a component
+# (`./run.sh [HOST-OPTIONS] GUEST.wasm [ARGS...]`) it runs that one.
 #
 # It uses your cluster the way kubectl finds it ($KUBECONFIG, ~/.kube/config, or the
 # pod's ServiceAccount). With no cluster configured it starts the bundled demo API
@@ -22,11 +23,16 @@ host=target/debug/host
 if [ "$#" -eq 0 ]; then
     set -- get pods -n demo
 fi
-# A script runs in its language's runtime; everything else is the guest's arguments.
+# A script runs in its language's runtime, and a component of your own (`*.wasm`)
+# instead of the built-in guest; everything else is the guest's arguments.
 for arg in "$@"; do
     case "$arg" in
         *.py | *.js)
             runtimes/build.sh target/debug/runtimes
+            guest=
+            break
+            ;;
+        *.wasm)
             guest=
             break
             ;;

@@ -1,5 +1,6 @@
-//! Builds the guest components the end-to-end tests run: the real `guest` and the
-//! test guests in `tests/guests` (misbehaving ones, and a `wasi:http` client), for wasm32-wasip2 in release mode, in a
+//! Builds the guest components the end-to-end tests run: the real `guest`, the test
+//! guests in `tests/guests` (misbehaving ones, and a `wasi:http` client) and the Rust
+//! guest example in `examples/rust-guest`, for wasm32-wasip2 in release mode, in a
 //! target directory of their own (a nested cargo must not wait on the outer build's lock).
 //! Their paths become constants in `$OUT_DIR/guests.rs`.
 
@@ -16,7 +17,14 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let target_dir = out_dir.join("wasm-target");
 
-    for path in ["guest", "tests/guests", "wit", "Cargo.toml", "Cargo.lock"] {
+    for path in [
+        "guest",
+        "tests/guests",
+        "examples/rust-guest",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
@@ -25,6 +33,7 @@ fn main() {
     cmd.current_dir(workspace)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .args(["-p", "kubewasm-guest", "-p", "kubewasm-test-guests"])
+        .args(["-p", "kubewasm-example-rust-guest"])
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer build's flags are for the host target, not for wasm.
@@ -56,6 +65,7 @@ fn main() {
         ("EXIT_CODE_GUEST", "exit_code"),
         ("ADVERSARY_GUEST", "adversary"),
         ("HTTP_GUEST", "http_client"),
+        ("PODS_NOT_READY_GUEST", "pods-not-ready"),
     ] {
         let path = wasm_dir.join(format!("{file}.wasm"));
         assert!(path.exists(), "{path:?} was not built");

@@ -15,26 +15,18 @@ mod write;
 use std::ffi::OsString;
 use std::io::{self, Write};
 
-use serde::de::DeserializeOwned;
-
 use crate::cli::{self, Command, SHORT_USAGE, USAGE};
 use crate::client::{Response, Transport};
+pub(crate) use crate::client::{fetch, fetch_items};
 use crate::discovery::Discoverer;
 use crate::error::Error;
-use crate::liststream::{self, ListType};
 use crate::request::Request;
 use crate::resource::{ResourceResolver, ResourceType};
 use crate::retry;
 use crate::status::RequestContext;
 
-/// What the commands know about where they run, from the host's `credentials.describe`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    /// The namespace used when the user names none.
-    pub namespace: String,
-    /// The API server URL, for messages.
-    pub server: String,
-}
+/// What the commands know about where they run (defined beside [`crate::client::Client`]).
+pub use crate::client::Context;
 
 /// Where `-f FILE` reads from.
 pub trait Files {
@@ -237,35 +229,6 @@ fn send(
     context: &RequestContext<'_>,
 ) -> Result<Response, Error> {
     retry::send(transport, request, context)
-}
-
-/// Sends `request` and decodes the JSON body as `T`.
-fn fetch<T: DeserializeOwned>(
-    transport: &mut dyn Transport,
-    request: &Request,
-    context: &RequestContext<'_>,
-) -> Result<T, Error> {
-    let mut response = send(transport, request, context)?;
-    let body = response.read_body()?;
-    serde_json::from_slice(&body).map_err(|e| Error::Decode {
-        request: format!("{} {}", request.method.as_str(), request.path_and_query),
-        reason: e.to_string(),
-    })
-}
-
-/// Sends a list `request` and decodes the elements of its `array_key` array (`items`,
-/// or a Table's `rows`) one by one as the body arrives, handing each to `each` (see
-/// [`crate::liststream`]). Returns the list's `continue` token.
-fn fetch_items<T: DeserializeOwned>(
-    transport: &mut dyn Transport,
-    request: &Request,
-    context: &RequestContext<'_>,
-    array_key: &'static str,
-    each: &mut dyn FnMut(T, &ListType) -> Result<(), Error>,
-) -> Result<String, Error> {
-    let mut response = send(transport, request, context)?;
-    liststream::read_items(request, &mut *response.body, array_key, each)
-        .map(|meta| meta.continue_token)
 }
 
 /// Ends a command that collected errors along the way (kubectl's `ContinueOnError`).

@@ -40,6 +40,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// The host's policy refused the request: its text, which names the request and the
+    /// Role rule that would allow it. Nothing was sent to the server.
+    pub fn denial(&self) -> Option<&str> {
+        match self {
+            Error::Client(ClientError::Denied(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The API server refused the request: its `Status`, with `code`, `reason` and
+    /// `message` (and predicates such as [`Status::is_not_found`]).
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            Error::Server(status) => Some(status),
+            _ => None,
+        }
+    }
+
     /// Whether this is a write to a closed stdout (`| head`): not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::WriteZero))
@@ -176,6 +194,21 @@ mod tests {
             command: Some("get".into()),
         };
         assert_eq!(e.to_string(), "error: unknown flag: --frobnicate");
+    }
+
+    #[test]
+    fn denial_and_status_are_told_apart() {
+        let denied = Error::Client(ClientError::Denied("list secrets in demo".into()));
+        assert_eq!(denied.denial(), Some("list secrets in demo"));
+        assert!(denied.status().is_none());
+        let missing = Error::from(Status::not_found("pods", "web"));
+        assert!(missing.denial().is_none());
+        let status = missing.status().unwrap();
+        assert_eq!(
+            (status.code, status.reason.as_str(), status.message.as_str()),
+            (404, "NotFound", "pods \"web\" not found")
+        );
+        assert!(Error::Client(ClientError::Timeout).denial().is_none());
     }
 
     #[test]

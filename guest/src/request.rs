@@ -192,6 +192,14 @@ pub fn validate_name(name: &str) -> Result<(), RequestError> {
         .unwrap_or(Ok(()))
 }
 
+/// Appends `/namespaces/NS` to a collection path, checking `namespace` first.
+fn push_namespace(collection: &mut String, namespace: &str) -> Result<(), RequestError> {
+    validate_namespace(namespace)?;
+    collection.push_str("/namespaces/");
+    collection.push_str(&encode_path_segment(namespace));
+    Ok(())
+}
+
 /// Checks a namespace the same way (client-go's `Namespace()`).
 pub fn validate_namespace(namespace: &str) -> Result<(), RequestError> {
     if namespace.is_empty() {
@@ -233,13 +241,62 @@ impl ResourceUrl {
     pub fn new(resource: &ResourceType, namespace: Option<&str>) -> Result<Self, RequestError> {
         let mut collection = resource.group_version_path();
         if let (true, Some(ns)) = (resource.namespaced, namespace) {
-            validate_namespace(ns)?;
-            collection.push_str("/namespaces/");
-            collection.push_str(&encode_path_segment(ns));
+            push_namespace(&mut collection, ns)?;
         }
         collection.push('/');
         collection.push_str(&resource.plural);
         Ok(ResourceUrl { collection })
+    }
+
+    /// The collection of the resource `plural` of `api_version` (`v1`, `apps/v1`) in
+    /// `namespace`, or cluster-wide (all namespaces, or a cluster-scoped type) with
+    /// `None`: for a guest that knows its types, CRDs included, without discovery.
+    ///
+    /// ```
+    /// use kubewasm_guest::request::ResourceUrl;
+    /// let pods = ResourceUrl::from_parts("v1", "pods", Some("demo")).unwrap();
+    /// assert_eq!(pods.path(), "/api/v1/namespaces/demo/pods");
+    /// let deployments = ResourceUrl::from_parts("apps/v1", "deployments", None).unwrap();
+    /// assert_eq!(deployments.path(), "/apis/apps/v1/deployments");
+    /// ```
+    pub fn from_parts(
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Self, RequestError> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let bad = |segment: &str| segment.is_empty() || path_segment_problems(segment).is_some();
+        if bad(version) || (api_version.contains('/') && bad(group)) {
+            return Err(RequestError(format!(
+                "invalid apiVersion {api_version:?}: expected VERSION or GROUP/VERSION, as in \"v1\" or \"apps/v1\""
+            )));
+        }
+        validate_name(plural)?;
+        let mut collection = if group.is_empty() {
+            format!("/api/{}", encode_path_segment(version))
+        } else {
+            format!(
+                "/apis/{}/{}",
+                encode_path_segment(group),
+                encode_path_segment(version)
+            )
+        };
+        if let Some(ns) = namespace {
+            push_namespace(&mut collection, ns)?;
+        }
+        collection.push('/');
+        collection.push_str(&encode_path_segment(plural));
+        Ok(ResourceUrl { collection })
+    }
+
+    /// The group-qualified resource (`pods`, `deployments.apps`), as the server names it
+    /// in its messages.
+    pub fn group_resource(&self) -> String {
+        let plural = self.collection.rsplit('/').next().unwrap_or_default();
+        match self.collection.strip_prefix("/apis/") {
+            Some(rest) => format!("{plural}.{}", rest.split('/').next().unwrap_or_default()),
+            None => plural.to_string(),
+        }
     }
 
     /// The collection path (no query).
@@ -620,6 +677,51 @@ mod tests {
             req.unwrap().path_and_query,
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
         );
+    }
+
+    #[test]
+    fn from_parts_builds_the_same_paths_as_a_resolved_type() {
+        for (name, api_version, plural, ns) in [
+            ("pods", "v1", "pods", Some("demo")),
+            ("deploy", "apps/v1", "deployments", Some("demo")),
+            ("pods", "v1", "pods", None),
+            (
+                "crd",
+                "apiextensions.k8s.io/v1",
+                "customresourcedefinitions",
+                None,
+            ),
+        ] {
+            let parts = ResourceUrl::from_parts(api_version, plural, ns).unwrap();
+            assert_eq!(parts, url(name, ns), "{api_version} {plural}");
+        }
+        assert_eq!(
+            ResourceUrl::from_parts("apps/v1", "deployments", None)
+                .unwrap()
+                .group_resource(),
+            "deployments.apps"
+        );
+    }
+
+    #[test]
+    fn from_parts_rejects_segments_that_would_change_the_path() {
+        let cases = [
+            ("v1", "pods", Some("../kube-system"), "invalid namespace"),
+            ("v1", "pods/log", None, "invalid resource name"),
+            (
+                "apps/v1/x",
+                "deployments",
+                None,
+                "invalid apiVersion \"apps/v1/x\"",
+            ),
+            ("/v1", "deployments", None, "invalid apiVersion \"/v1\""),
+            ("", "pods", None, "invalid apiVersion \"\""),
+            ("v1", "", None, "resource name may not be empty"),
+        ];
+        for (api_version, plural, ns, expected) in cases {
+            let e = ResourceUrl::from_parts(api_version, plural, ns).unwrap_err();
+            assert!(e.0.starts_with(expected), "{api_version} {plural}: {e}");
+        }
     }
 
     #[test]

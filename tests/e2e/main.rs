@@ -9,6 +9,7 @@ mod mcp;
 mod operator;
 mod output;
 mod polyglot;
+mod rust_guest;
 mod sandbox;
 mod scripts;
 mod streams;
