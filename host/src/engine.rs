@@ -62,6 +62,13 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
             .target(&target_lexicon::HOST.to_string())
             .map_err(|e| anyhow::Error::from(e).context("failed to set the compile target"))?;
     }
+    // A guest's exit is an error raised through wasm, and wasmtime captured and
+    // symbolized a backtrace for each: 4% of an embedder's instantiate-and-request loop.
+    // The host reports a trap in one line and never shows one, so they are captured
+    // only when debug logging (KUBEWASM_LOG=debug) will print them.
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        config.wasm_backtrace_max_frames(None);
+    }
     if let Some(instances) = options.pooling_instances {
         let mut pooling = wasmtime::PoolingAllocationConfig::default();
         pooling

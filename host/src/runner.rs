@@ -288,6 +288,8 @@ impl PreparedScript {
                         LimitExceeded::Memory(format_bytes(limits.max_memory as u64)).to_string(),
                     )
                 } else if let Some(trap) = e.downcast_ref::<Trap>() {
+                    // With its wasm backtrace (captured at this log level).
+                    tracing::debug!("the guest trapped: {e:?}");
                     Outcome::Trapped(format!("the guest trapped: {trap}"))
                 } else {
                     Outcome::Trapped(format!("the guest failed: {}", first_line(&e)))

@@ -80,6 +80,22 @@ fn build_python_guest(dir: &Path) -> PathBuf {
     wasm
 }
 
+/// A Role in the cluster's home that allows configmaps only (so not the pods the guests
+/// list).
+fn configmap_reader_policy(cluster: &Cluster) -> PathBuf {
+    let policy = cluster.home.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: Role\n\
+         metadata:\n  name: configmap-reader\n  namespace: demo\n\
+         rules:\n\
+         - apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\", \"list\"]\n",
+    )
+    .unwrap();
+    policy
+}
+
 /// `host run --kubeconfig K HOST-ARGS... python-guest.wasm`.
 fn run_python(cluster: &Cluster, wasm: &Path, host_args: &[&str]) -> Output {
     run_with_limit(cluster.command_with(host_args, wasm, &[]), LIMIT)
@@ -131,16 +147,7 @@ fn python_guest_lists_pods_and_reports_errors_through_the_same_host() {
     // An error-code (the host's policy denies pods) is printed, exit 1, and the
     // request never reaches the server.
     let cluster = Cluster::admin();
-    let policy = cluster.home.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        "apiVersion: rbac.authorization.k8s.io/v1\n\
-         kind: Role\n\
-         metadata:\n  name: configmap-reader\n  namespace: demo\n\
-         rules:\n\
-         - apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\", \"list\"]\n",
-    )
-    .unwrap();
+    let policy = configmap_reader_policy(&cluster);
     let out = run_python(&cluster, &wasm, &["--policy", policy.to_str().unwrap()]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(out.stderr.starts_with("error: denied: "), "{out:?}");
@@ -209,16 +216,7 @@ fn js_component_built_by_stock_componentize_js_lists_pods_with_fetch_through_the
     // Denied by the host's policy: the host says why on stderr with the rule that would
     // allow it, the component fails, and nothing reaches the server.
     let cluster = Cluster::admin();
-    let policy = cluster.home.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        "apiVersion: rbac.authorization.k8s.io/v1\n\
-         kind: Role\n\
-         metadata:\n  name: configmap-reader\n  namespace: demo\n\
-         rules:\n\
-         - apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\", \"list\"]\n",
-    )
-    .unwrap();
+    let policy = configmap_reader_policy(&cluster);
     let policy_flag = ["--policy", policy.to_str().unwrap()];
     let out = run_with_limit(cluster.command_with(&policy_flag, &wasm, &["demo"]), LIMIT);
     assert_eq!(out.code(), 1, "{out:?}");
