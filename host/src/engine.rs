@@ -267,17 +267,23 @@ impl PrecompiledDir {
 
     /// Where the compiled form of the component `wasm` is kept.
     pub fn artifact(&self, wasm: &[u8]) -> PathBuf {
-        self.dir.join(Self::file_name(wasm))
+        self.artifact_of(&cache::digest_hex(wasm))
     }
 
+    /// Where the compiled form of the component whose BLAKE3 hash is `digest` is kept.
     fn artifact_of(&self, digest: &str) -> PathBuf {
-        self.dir.join(format!("{digest}.cwasm"))
+        self.dir.join(Self::name_of(digest))
     }
 
     /// The file name of the compiled form of `wasm` (what `host compile --out-dir`
     /// writes): the BLAKE3 hash of its bytes.
     pub fn file_name(wasm: &[u8]) -> String {
-        format!("{}.cwasm", cache::digest_hex(wasm))
+        Self::name_of(&cache::digest_hex(wasm))
+    }
+
+    /// The one naming rule `host compile --out-dir` writes by and `host run` looks up by.
+    fn name_of(digest: &str) -> String {
+        format!("{digest}.cwasm")
     }
 
     /// The compiled form of `wasm` if there is one that this engine can load. One that
