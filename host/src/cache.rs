@@ -15,6 +15,16 @@
 //! - the host refuses to grant a guest any directory that contains or lies inside the
 //!   cache (see [`crate::trusted`]), so no guest can read the key;
 //! - files are written atomically (temporary file + rename).
+//!
+//! Checking a seal reads the whole entry (38 MB for a script runtime), so an entry
+//! whose seal checked out is also *stamped* ([`FileStamp`]): its seal file then carries
+//! a second keyed hash over the content tag and the entry's identity as the kernel keeps
+//! it (device, inode, size, mtime and ctime, which no unprivileged process can set
+//! back). A later load whose entry still has that identity skips the read. Rewriting or
+//! replacing the entry changes its ctime or inode, and the full check runs again. As
+//! git and ccache do, only a file untouched for [`SETTLED`] is stamped, so that a write
+//! within the filesystem's timestamp granularity cannot go unseen. Guests (hashed to
+//! find their entry) are remembered the same way, in `digests/` ([`CacheKey::digest_of`]).
 
 use std::fs;
 use std::io::Write;
@@ -52,8 +62,78 @@ pub fn default_root() -> anyhow::Result<Option<PathBuf>> {
 /// starting the thread pool for.
 const PARALLEL_HASH_BYTES: usize = 16 << 20;
 
+/// How long a file must have been left alone before its identity is stamped: far above
+/// any filesystem's ctime granularity (a kernel tick; one or two seconds on old ones).
+pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A file's identity as the kernel keeps it: if any byte of the file is written, the
+/// file truncated, linked or replaced, one of these changes (ctime cannot be set by an
+/// unprivileged process). Read from an open file, so it is the file that is then read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    /// The identity of the open `file`; `None` where there is no inode change time.
+    #[cfg(unix)]
+    pub fn of(file: &fs::File) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        Some(FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    /// The identity of the open `file`; `None` where there is no inode change time.
+    #[cfg(not(unix))]
+    pub fn of(_file: &fs::File) -> Option<FileStamp> {
+        None
+    }
+
+    /// Whether the file was last changed at least [`SETTLED`] before `now` (a change
+    /// time in the future, after the clock was set back, is not settled).
+    pub fn settled(&self, now: std::time::SystemTime) -> bool {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let changed = std::time::Duration::new(
+            u64::try_from(self.ctime.0).unwrap_or(u64::MAX),
+            u32::try_from(self.ctime.1).unwrap_or(0),
+        );
+        now.checked_sub(changed).is_some_and(|age| age >= SETTLED)
+    }
+
+    fn bytes(&self) -> [u8; 56] {
+        let mut out = [0u8; 56];
+        let fields = [
+            self.dev,
+            self.ino,
+            self.size,
+            self.mtime.0 as u64,
+            self.mtime.1 as u64,
+            self.ctime.0 as u64,
+            self.ctime.1 as u64,
+        ];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+}
+
 /// The length of an entry's seal (a keyed BLAKE3 hash).
 const SEAL_LEN: usize = blake3::OUT_LEN;
+/// The length of a seal followed by its stamp ([`FileStamp`]).
+const STAMPED_SEAL_LEN: usize = 2 * SEAL_LEN;
 
 /// The key that seals a cache's entries, kept in `<root>/key`. A seal is a keyed BLAKE3
 /// hash (a MAC, as HMAC-SHA256 is, and four times faster here: a warm run checks a
@@ -111,11 +191,35 @@ impl CacheKey {
         hasher.finalize()
     }
 
+    /// The keyed hash that vouches for `content` (a seal or a digest) of the file `name`
+    /// while the file keeps the identity `stamp`.
+    fn stamp_tag(&self, kind: &str, name: &str, stamp: &FileStamp, content: &[u8]) -> blake3::Hash {
+        let mut hasher = self.hasher(name);
+        hasher.update(b"\0stamp\0");
+        hasher.update(kind.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(&stamp.bytes());
+        hasher.update(content);
+        hasher.finalize()
+    }
+
     /// Opens the entry `name` at `path`, sealed in the file beside it
-    /// ([`seal_path`]), and checks the seal over the file's bytes as mapped. `Ok(None)`:
-    /// there is no entry (the file or its seal is missing). An error: the entry is
-    /// there but must not be loaded (its seal does not match, or it cannot be read).
+    /// ([`seal_path`]), and checks the seal over the file's bytes as mapped, unless the
+    /// seal file also carries this key's stamp of the file's present identity
+    /// ([`FileStamp`]); a settled entry that had none gets one. `Ok(None)`: there is no
+    /// entry (the file or its seal is missing). An error: the entry is there but must
+    /// not be loaded (its seal does not match, or it cannot be read).
     pub fn open_sealed_file(&self, name: &str, path: &Path) -> anyhow::Result<Option<SealedFile>> {
+        self.open_sealed_file_at(name, path, std::time::SystemTime::now())
+    }
+
+    /// [`CacheKey::open_sealed_file`] at the time `now`.
+    fn open_sealed_file_at(
+        &self,
+        name: &str,
+        path: &Path,
+        now: std::time::SystemTime,
+    ) -> anyhow::Result<Option<SealedFile>> {
         let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         let file = match fs::File::open(path) {
             Ok(file) => file,
@@ -123,8 +227,8 @@ impl CacheKey {
             Err(e) => return Err(e).with_context(|| format!("failed to open {path:?}")),
         };
         let seal_file = seal_path(path);
-        let tag = match fs::read(&seal_file) {
-            Ok(tag) => tag,
+        let seal = match fs::read(&seal_file) {
+            Ok(seal) => seal,
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("failed to read {seal_file:?}")),
         };
@@ -134,18 +238,99 @@ impl CacheKey {
         // this user that did so could as well write to this process's memory.
         let map = unsafe { memmap2::Mmap::map(&file) }
             .with_context(|| format!("failed to map {path:?}"))?;
+        let stamp = FileStamp::of(&file);
+        let (tag, stamped) = match seal.len() {
+            SEAL_LEN => (seal.as_slice(), None),
+            STAMPED_SEAL_LEN => (&seal[..SEAL_LEN], Some(&seal[SEAL_LEN..])),
+            _ => bail!("its seal does not match, so this host did not write it"),
+        };
+        // `blake3::Hash` compares in constant time.
+        if let (Some(stamp), Some(stamped)) = (&stamp, stamped)
+            && let Ok(stamped) = <[u8; SEAL_LEN]>::try_from(stamped)
+            && self.stamp_tag("entry", name, stamp, tag) == stamped
+        {
+            return Ok(Some(SealedFile { file, map }));
+        }
         let mut hasher = self.hasher(name);
         if map.len() >= PARALLEL_HASH_BYTES {
             hasher.update_rayon(&map);
         } else {
             hasher.update(&map);
         }
-        let sealed =
-            <[u8; SEAL_LEN]>::try_from(tag.as_slice()).is_ok_and(|tag| hasher.finalize() == tag);
+        let sealed = <[u8; SEAL_LEN]>::try_from(tag).is_ok_and(|tag| hasher.finalize() == tag);
         if !sealed {
             bail!("its seal does not match, so this host did not write it");
         }
+        if let Some(stamp) = stamp.filter(|stamp| stamp.settled(now)) {
+            let mut stamped = tag.to_vec();
+            stamped.extend_from_slice(self.stamp_tag("entry", name, &stamp, tag).as_bytes());
+            if let Some(dir) = seal_file.parent()
+                && let Err(e) = write_atomic(dir, &seal_file, &stamped)
+            {
+                tracing::debug!("could not stamp the cache entry {path:?}: {e:#}");
+            }
+        }
         Ok(Some(SealedFile { file, map }))
+    }
+
+    /// The BLAKE3 hash of the open `file` (read from `path`), remembered under the cache
+    /// `root` in `digests/` by the file's identity: a file with the identity it had
+    /// when it was hashed is not read again ([`FileStamp`]). `head`: the bytes already
+    /// read from the start of `file`.
+    pub fn digest_of(
+        &self,
+        root: &Path,
+        path: &Path,
+        file: &mut fs::File,
+        head: &[u8],
+    ) -> std::io::Result<blake3::Hash> {
+        self.digest_of_at(root, path, file, head, std::time::SystemTime::now())
+    }
+
+    /// [`CacheKey::digest_of`] at the time `now`.
+    fn digest_of_at(
+        &self,
+        root: &Path,
+        path: &Path,
+        file: &mut fs::File,
+        head: &[u8],
+        now: std::time::SystemTime,
+    ) -> std::io::Result<blake3::Hash> {
+        let stamp = FileStamp::of(file);
+        let dir = root.join("digests");
+        // One memo per path (an editor that saves by rename reuses it).
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let name = blake3::hash(absolute.as_os_str().as_encoded_bytes())
+            .to_hex()
+            .to_string();
+        let memo = dir.join(&name);
+        if let Some(stamp) = &stamp
+            && let Ok(saved) = fs::read(&memo)
+            && saved.len() == 2 * SEAL_LEN
+        {
+            let (digest, stamped) = saved.split_at(SEAL_LEN);
+            if let Ok(stamped) = <[u8; SEAL_LEN]>::try_from(stamped)
+                && self.stamp_tag("digest", &name, stamp, digest) == stamped
+                && let Ok(digest) = <[u8; SEAL_LEN]>::try_from(digest)
+            {
+                return Ok(blake3::Hash::from_bytes(digest));
+            }
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(head);
+        hasher.update_reader(file)?;
+        let digest = hasher.finalize();
+        if let Some(stamp) = stamp.filter(|stamp| stamp.settled(now)) {
+            let mut saved = digest.as_bytes().to_vec();
+            saved.extend_from_slice(
+                self.stamp_tag("digest", &name, &stamp, digest.as_bytes())
+                    .as_bytes(),
+            );
+            if let Err(e) = write_atomic(&dir, &memo, &saved) {
+                tracing::debug!("could not remember the hash of {path:?}: {e:#}");
+            }
+        }
+        Ok(digest)
     }
 
     /// Writes `bytes` as the entry `name` at `path` in the cache directory `dir`, and its
@@ -486,6 +671,97 @@ mod tests {
     }
 
     #[cfg(unix)]
+    /// A time at which every file just written counts as settled.
+    fn later() -> std::time::SystemTime {
+        std::time::SystemTime::now() + SETTLED + std::time::Duration::from_secs(1)
+    }
+
+    /// Waits until a change made now gets a change time other than `path`'s present one
+    /// (the kernel's timestamps advance by ticks).
+    fn next_tick(path: &Path) {
+        let file = fs::File::open(path).unwrap();
+        let before = FileStamp::of(&file).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_eq!(FileStamp::of(&file).unwrap(), before);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_settled_entry_is_stamped_and_a_change_to_it_is_still_caught() {
+        let root = tempfile::tempdir().unwrap();
+        let key = CacheKey::open(root.path()).unwrap();
+        let dir = root.path().join("components");
+        let (a, b) = (dir.join("a.cwasm"), dir.join("b.cwasm"));
+        key.write_sealed_file(&dir, &a, "a.cwasm", b"native code")
+            .unwrap();
+        // Just written: not stamped (a write in the same tick could go unseen).
+        key.open_sealed_file("a.cwasm", &a).unwrap().unwrap();
+        assert_eq!(fs::read(seal_path(&a)).unwrap().len(), SEAL_LEN);
+        // Settled: stamped, and it opens by its stamp.
+        key.open_sealed_file_at("a.cwasm", &a, later())
+            .unwrap()
+            .unwrap();
+        assert_eq!(fs::read(seal_path(&a)).unwrap().len(), STAMPED_SEAL_LEN);
+        let opened = key.open_sealed_file("a.cwasm", &a).unwrap().unwrap();
+        assert_eq!(opened.bytes(), b"native code");
+        // Linked under another name with its stamped seal: refused.
+        fs::hard_link(&a, &b).unwrap();
+        fs::copy(seal_path(&a), seal_path(&b)).unwrap();
+        assert!(key.open_sealed_file("b.cwasm", &b).is_err());
+        // Rewritten in place, same length: its identity moved, so it is read and
+        // refused.
+        next_tick(&a);
+        fs::write(&a, b"native codf").unwrap();
+        let err = key.open_sealed_file("a.cwasm", &a).unwrap_err();
+        assert!(err.to_string().contains("seal does not match"), "{err}");
+        // A stamp of its present identity made with another key is no stamp.
+        let other = tempfile::tempdir().unwrap();
+        let other_key = CacheKey::open(other.path()).unwrap();
+        let tag = fs::read(seal_path(&a)).unwrap()[..SEAL_LEN].to_vec();
+        let stamp = FileStamp::of(&fs::File::open(&a).unwrap()).unwrap();
+        let mut forged = tag.clone();
+        forged.extend_from_slice(
+            other_key
+                .stamp_tag("entry", "a.cwasm", &stamp, &tag)
+                .as_bytes(),
+        );
+        fs::write(seal_path(&a), &forged).unwrap();
+        assert!(key.open_sealed_file("a.cwasm", &a).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_guest_hash_is_remembered_until_the_file_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let key = CacheKey::open(root.path()).unwrap();
+        let guest = root.path().join("guest.wasm");
+        fs::write(&guest, b"\0asm one").unwrap();
+        let digest = |now| {
+            let mut file = fs::File::open(&guest).unwrap();
+            key.digest_of_at(root.path(), &guest, &mut file, b"", now)
+                .unwrap()
+        };
+        let memos = || fs::read_dir(root.path().join("digests")).map_or(0, |d| d.count());
+        assert_eq!(
+            digest(std::time::SystemTime::now()),
+            blake3::hash(b"\0asm one")
+        );
+        assert_eq!(memos(), 0, "a file just written is not remembered");
+        assert_eq!(digest(later()), blake3::hash(b"\0asm one"));
+        assert_eq!(memos(), 1);
+        assert_eq!(digest(later()), blake3::hash(b"\0asm one"));
+        // Rewritten in place with as many bytes: hashed again.
+        next_tick(&guest);
+        fs::write(&guest, b"\0asm two").unwrap();
+        assert_eq!(digest(later()), blake3::hash(b"\0asm two"));
+        // Replaced by another file: hashed again.
+        let new = root.path().join("new.wasm");
+        fs::write(&new, b"\0asm three").unwrap();
+        fs::rename(&new, &guest).unwrap();
+        assert_eq!(digest(later()), blake3::hash(b"\0asm three"));
+        assert_eq!(memos(), 1, "one memo per path");
+    }
+
     #[test]
     fn a_key_file_others_can_read_is_refused() {
         use std::os::unix::fs::PermissionsExt;

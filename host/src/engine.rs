@@ -117,7 +117,13 @@ pub fn load_component(
     path: &Path,
     options: LoadOptions<'_>,
 ) -> anyhow::Result<Component> {
-    let Some(guest) = GuestWasm::open(path)? else {
+    // Read once for the guest's remembered hash and its compiled entry.
+    let key = options.cache.and_then(ComponentCache::key);
+    let memo = options
+        .cache
+        .zip(key.as_ref())
+        .map(|(cache, key)| (cache.root.as_path(), key));
+    let Some(guest) = GuestWasm::open_with(path, memo)? else {
         let bytes =
             fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
         if Engine::detect_precompiled(&bytes).is_none() {
@@ -148,9 +154,9 @@ pub fn load_component(
     }
     match options.cache {
         Some(cache) if let Some(background) = options.tiered => {
-            cache.load_tiered(engine, winch_engine, &guest, background)
+            cache.load_tiered_with(key.as_ref(), engine, winch_engine, &guest, background)
         }
-        Some(cache) => cache.load_guest(engine, &guest),
+        Some(cache) => cache.load_guest_with(key.as_ref(), engine, &guest),
         None => Component::new(engine, guest.bytes()?).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
         }),
@@ -172,6 +178,15 @@ impl GuestWasm {
     /// Hashes the WebAssembly file at `path`; `None` if it does not start as
     /// WebAssembly does (`\0asm`), e.g. a precompiled `.cwasm`.
     pub fn open(path: &Path) -> anyhow::Result<Option<Self>> {
+        Self::open_with(path, None)
+    }
+
+    /// [`GuestWasm::open`], the hash remembered in the cache at `root` under `key` by the
+    /// file's identity ([`CacheKey::digest_of`]), so that an unchanged guest is not read.
+    pub fn open_with(
+        path: &Path,
+        memo: Option<(&Path, &CacheKey)>,
+    ) -> anyhow::Result<Option<Self>> {
         use std::io::Read;
         let context = || format!("failed to read guest component {path:?}");
         let mut file = fs::File::open(path).with_context(context)?;
@@ -179,12 +194,20 @@ impl GuestWasm {
         if file.read_exact(&mut magic).is_err() || magic != *b"\0asm" {
             return Ok(None);
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&magic);
-        hasher.update_reader(&mut file).with_context(context)?;
+        let digest = match memo {
+            Some((root, key)) => key.digest_of(root, path, &mut file, &magic),
+            None => {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&magic);
+                hasher
+                    .update_reader(&mut file)
+                    .map(|hasher| hasher.finalize())
+            }
+        }
+        .with_context(context)?;
         Ok(Some(Self {
             path: path.to_path_buf(),
-            digest: hasher.finalize().to_hex().to_string(),
+            digest: digest.to_hex().to_string(),
             bytes: std::sync::OnceLock::new(),
         }))
     }
@@ -355,11 +378,19 @@ impl ComponentCache {
 
     /// [`ComponentCache::load`] for `guest`, whose bytes are read only to compile it.
     pub fn load_guest(&self, engine: &Engine, guest: &GuestWasm) -> anyhow::Result<Component> {
-        let key = self.key();
-        if let Some(component) = self.lookup(key.as_ref(), engine, guest.digest()) {
+        self.load_guest_with(self.key().as_ref(), engine, guest)
+    }
+
+    fn load_guest_with(
+        &self,
+        key: Option<&CacheKey>,
+        engine: &Engine,
+        guest: &GuestWasm,
+    ) -> anyhow::Result<Component> {
+        if let Some(component) = self.lookup(key, engine, guest.digest()) {
             return Ok(component);
         }
-        self.compile_and_store(key.as_ref(), engine, guest)
+        self.compile_and_store(key, engine, guest)
     }
 
     /// The fast first run: the optimized (Cranelift) entry if there is one; else the
@@ -376,19 +407,29 @@ impl ComponentCache {
         guest: &GuestWasm,
         background: &Optimize,
     ) -> anyhow::Result<Component> {
-        let key = self.key();
-        if let Some(component) = self.lookup(key.as_ref(), engine, guest.digest()) {
+        self.load_tiered_with(self.key().as_ref(), engine, winch, guest, background)
+    }
+
+    fn load_tiered_with(
+        &self,
+        key: Option<&CacheKey>,
+        engine: &Engine,
+        winch: impl FnOnce() -> anyhow::Result<Engine>,
+        guest: &GuestWasm,
+        background: &Optimize,
+    ) -> anyhow::Result<Component> {
+        if let Some(component) = self.lookup(key, engine, guest.digest()) {
             return Ok(component);
         }
         let Some(key) = key else {
-            return self.load_guest(engine, guest);
+            return self.load_guest_with(None, engine, guest);
         };
         let winch = winch()?;
-        let component = match self.lookup(Some(&key), &winch, guest.digest()) {
+        let component = match self.lookup(Some(key), &winch, guest.digest()) {
             Some(component) => component,
             None => {
                 let started = std::time::Instant::now();
-                let component = self.compile_and_store(Some(&key), &winch, guest)?;
+                let component = self.compile_and_store(Some(key), &winch, guest)?;
                 tracing::info!(
                     "compiled {:?} with Winch in {:?} for this run; optimizing in the background",
                     guest.path(),

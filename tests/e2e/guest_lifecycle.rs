@@ -65,7 +65,22 @@ fn unchanged_guest_is_compiled_once_and_then_loaded_from_cache() {
         "{before:?}"
     );
     assert_eq!(version().code(), 0);
-    assert_eq!(list(), before, "the second run rewrote the cache");
+    assert_eq!(
+        list()[0],
+        before[0],
+        "the second run compiled the guest again"
+    );
+    // Once the entry has been left alone for two seconds, a run stamps its seal with the
+    // entry's identity (64 bytes instead of 32), and later runs load it by that stamp.
+    let seal = cache.path().join("components").join(&entry[1]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(version().code(), 0);
+    assert_eq!(std::fs::metadata(&seal).unwrap().len(), 64);
+    let out = version();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("Server Version"), "{out:?}");
+    let after = list();
+    assert_eq!(after[0], before[0], "a stamped entry was compiled again");
 }
 
 #[test]
