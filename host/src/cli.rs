@@ -586,15 +586,23 @@ fn policy_check(
 
 async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
-    let session = Session::open(args.host.session_options()?).await?;
+    let session = std::sync::Arc::new(Session::open(args.host.session_options()?).await?);
+    // Loaded on another thread, so that this one goes on with the connection that
+    // `Session::open` started.
     let background = match std::env::current_exe() {
         Ok(exe) => Optimize::InProcess(exe),
         Err(_) => Optimize::InThread,
     };
-    let guest = session.load(
-        &guest_path,
-        (!args.optimize_first_run).then_some(&background),
-    )?;
+    let tiered = (!args.optimize_first_run).then_some(background);
+    let loading = tokio::task::spawn_blocking({
+        let (session, guest_path) = (session.clone(), guest_path.clone());
+        move || session.load(&guest_path, tiered.as_ref())
+    });
+    tracing::debug!("session open; loading {guest_path:?}");
+    let guest = loading
+        .await
+        .context("loading the guest failed unexpectedly")??;
+    tracing::debug!("guest loaded and linked; running it");
     let guest_env = session.guest_env(&guest, guest_args);
     let outcome = guest
         .prepared()

@@ -69,6 +69,8 @@ pub struct Session {
     component_cache: Option<ComponentCache>,
     precompiled: Option<PrecompiledDir>,
     engine: Engine,
+    /// The linker of WASI and the kubewasm interfaces for `engine`, built once.
+    runner: ScriptRunner,
     audit: Option<AuditLog>,
     limits: Limits,
     dirs: Vec<DirGrant>,
@@ -119,8 +121,16 @@ pub fn load_policy(policy: Option<&str>, no_implicit_discovery: bool) -> anyhow:
 impl Session {
     /// Loads the policy and the credential, opens the caches and the audit log, and checks
     /// that no granted directory reaches trusted state. A Role policy confined to one
-    /// namespace becomes the default namespace unless `-n` says otherwise.
+    /// namespace becomes the default namespace unless `-n` says otherwise. The connection
+    /// to the API server is started ([`Transport::preconnect`]), for the first request.
     pub async fn open(options: SessionOptions) -> anyhow::Result<Self> {
+        // The engine and its linker are made on another core while this one reads the
+        // credential and connects (BENCHMARKS.md (e)).
+        let engine = tokio::task::spawn_blocking(|| {
+            let engine = new_engine()?;
+            let runner = ScriptRunner::new(&engine)?;
+            anyhow::Ok((engine, runner))
+        });
         let policy = load_policy(options.policy.as_deref(), options.no_implicit_discovery)?;
         if policy.kind() == PolicyKind::Unrestricted {
             eprintln!(
@@ -135,6 +145,9 @@ impl Session {
         }
         let credentials = Credentials::load(&credential_options).await?;
         let transport = Arc::new(Transport::new(&credentials)?);
+        // The TCP and TLS handshakes proceed while the engine is made and the guest is
+        // loaded, rather than after the guest's first request (BENCHMARKS.md (e)).
+        transport.preconnect();
 
         let cache_root = cache::default_root()?;
         let mut trusted = TrustedPaths::new();
@@ -186,6 +199,9 @@ impl Session {
             ),
             None => None,
         };
+        let (engine, runner) = engine
+            .await
+            .context("creating the wasmtime engine failed unexpectedly")??;
         Ok(Self {
             policy: Arc::new(policy),
             policy_file,
@@ -194,7 +210,8 @@ impl Session {
             component_cache: cache_root.as_ref().map(ComponentCache::new),
             discovery,
             precompiled,
-            engine: new_engine()?,
+            engine,
+            runner,
             audit,
             limits: options.limits,
             dirs: options.dirs,
@@ -245,7 +262,11 @@ impl Session {
             },
         )?;
         // A first run may have been compiled by Winch, on an engine of its own.
-        let prepared = ScriptRunner::new(component.engine())?.prepare(&component)?;
+        let prepared = if Engine::same(component.engine(), &self.engine) {
+            self.runner.prepare(&component)?
+        } else {
+            ScriptRunner::new(component.engine())?.prepare(&component)?
+        };
         let program = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

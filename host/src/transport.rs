@@ -12,10 +12,21 @@
 //!
 //! Failures become the WIT `error-code` with messages a person can act on: an unknown CA
 //! says which server and which CA, not a rustls enum.
+//!
+//! `host run` dials the server while it loads the guest ([`Transport::preconnect`]): the
+//! TCP connect and TLS handshake then overlap the guest's loading instead of following
+//! its first request. Only a connection is made early; no request, so no credential
+//! goes out before the guest asks and the policy allows.
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use http::{Request, Response};
+use http::{Request, Response, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
 use kube::client::Body;
 
 use crate::credentials::Credentials;
@@ -54,6 +65,8 @@ pub enum ErrorCode {
 #[derive(Clone)]
 pub struct Transport {
     client: kube::Client,
+    connector: EarlyConnector<Connector>,
+    cluster_url: Uri,
     server: String,
     ca_source: Option<String>,
 }
@@ -61,7 +74,7 @@ pub struct Transport {
 impl Transport {
     /// Builds the client for `credentials`. No connection is made yet.
     pub fn new(credentials: &Credentials) -> anyhow::Result<Self> {
-        let client = build_client(&credentials.config).map_err(|e| {
+        let (client, connector) = build_client(&credentials.config).map_err(|e| {
             anyhow::anyhow!(
                 "failed to set up the connection to {}: {}",
                 credentials.identity.server,
@@ -70,6 +83,8 @@ impl Transport {
         })?;
         Ok(Self {
             client,
+            connector,
+            cluster_url: credentials.config.cluster_url.clone(),
             server: credentials.identity.server.clone(),
             ca_source: credentials.ca_source.clone(),
         })
@@ -78,6 +93,15 @@ impl Transport {
     /// The API server's base URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Starts connecting to the server (TCP, and TLS unless it is a plain `http://`
+    /// proxy) in a task of the current tokio runtime, for the first request to use. A
+    /// caller about to do other work (loading a guest) saves the handshake's time. If
+    /// the early connection fails, or is not used within [`EARLY_CONNECTION_MAX_AGE`],
+    /// the first request connects as it would have, and reports its own errors.
+    pub fn preconnect(&self) {
+        self.connector.start(&self.cluster_url);
     }
 
     /// Sends `request` (its URI is a path and query relative to the server) and returns
@@ -174,10 +198,136 @@ pub const HTTP2_CONNECTION_WINDOW: u32 = 1 << 30;
 /// buffers before the guest reads it (hyper's default).
 pub const HTTP2_STREAM_WINDOW: u32 = 2 << 20;
 
+/// How the host dials the API server: TCP, then TLS (or plain HTTP for a proxy).
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// A connection made by [`Transport::preconnect`] that no request has taken this long
+/// after it was started is not used (the server may have closed it); the request dials
+/// anew.
+pub const EARLY_CONNECTION_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// A connection being made ahead of the first request, to the destination `dst`.
+struct EarlyConnection<T, E> {
+    dst: Uri,
+    started: tokio::time::Instant,
+    task: tokio::task::JoinHandle<Result<T, E>>,
+}
+
+/// A connector (as hyper's client calls it) that hands the first connection to the
+/// destination it was started for ([`EarlyConnector::start`]) to whichever request needs
+/// one first, and dials as `inner` does otherwise.
+struct EarlyConnector<C: tower::Service<Uri>> {
+    inner: C,
+    early: Arc<Mutex<Option<EarlyConnection<C::Response, C::Error>>>>,
+}
+
+impl<C: tower::Service<Uri> + Clone> Clone for EarlyConnector<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            early: self.early.clone(),
+        }
+    }
+}
+
+impl<C> EarlyConnector<C>
+where
+    C: tower::Service<Uri> + Clone + Send + 'static,
+    C::Future: Send,
+    C::Response: Send + 'static,
+    C::Error: Send + 'static,
+{
+    fn new(inner: C) -> Self {
+        Self {
+            inner,
+            early: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Starts connecting to `url`'s scheme and authority (what hyper's client dials).
+    fn start(&self, url: &Uri) {
+        let (Some(scheme), Some(authority)) = (url.scheme(), url.authority()) else {
+            return;
+        };
+        let Ok(dst) = Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+        else {
+            return;
+        };
+        let mut inner = self.inner.clone();
+        let target = dst.clone();
+        let task = tokio::spawn(async move {
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+            inner.call(target).await
+        });
+        let replaced = self
+            .early
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(EarlyConnection {
+                dst,
+                started: tokio::time::Instant::now(),
+                task,
+            });
+        if let Some(old) = replaced {
+            old.task.abort();
+        }
+    }
+}
+
+impl<C> tower::Service<Uri> for EarlyConnector<C>
+where
+    C: tower::Service<Uri> + Clone + Send + 'static,
+    C::Future: Send,
+    C::Response: Send + 'static,
+    C::Error: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = C::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, C::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        // The instance `poll_ready` was called on makes the call; a clone stays here.
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let early = self.early.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match early {
+            Some(early)
+                if early.dst.scheme() == dst.scheme()
+                    && early.dst.authority() == dst.authority()
+                    && early.started.elapsed() < EARLY_CONNECTION_MAX_AGE =>
+            {
+                Box::pin(async move {
+                    match early.task.await {
+                        Ok(Ok(connection)) => Ok(connection),
+                        // It failed: dial again, so that the request reports its own error.
+                        _ => ready.call(dst).await,
+                    }
+                })
+            }
+            other => {
+                if let Some(early) = other {
+                    early.task.abort();
+                }
+                Box::pin(ready.call(dst))
+            }
+        }
+    }
+}
+
 /// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
-/// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1).
-fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
-    use hyper_util::client::legacy::connect::HttpConnector;
+/// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1); and the connector, for
+/// [`Transport::preconnect`].
+fn build_client(
+    config: &kube::Config,
+) -> Result<(kube::Client, EarlyConnector<Connector>), kube::Error> {
     use kube::client::ConfigExt;
     use tower::ServiceExt as _;
 
@@ -197,7 +347,7 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
         })?;
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
-    let https = https.enable_http1().enable_http2().wrap_connector(http);
+    let connector = EarlyConnector::new(https.enable_http1().enable_http2().wrap_connector(http));
     // Every request of the host (every guest's, for an embedder) shares one HTTP/2
     // connection. hyper's 5 MiB connection window would let three bodies a guest leaves
     // unread (2 MiB stream window each) stop the data of every other request; Go's
@@ -207,7 +357,7 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
     let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
-        .build::<_, kube::client::Body>(https);
+        .build::<_, kube::client::Body>(connector.clone());
     // gzip on the wire, as kubectl asks for it: the server compresses responses over
     // 128 KiB, and a 10,000-pod list shrinks about 25-fold. Only gzip, as kube-client and
     // client-go accept; the guest always sees decoded bytes (it may not set
@@ -223,7 +373,10 @@ fn build_client(config: &kube::Config) -> Result<kube::Client, kube::Error> {
         .layer(ReauthLayer::new(config)?)
         .layer(config.extra_headers_layer()?)
         .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }));
-    Ok(kube::Client::new(service, config.default_namespace.clone()))
+    Ok((
+        kube::Client::new(service, config.default_namespace.clone()),
+        connector,
+    ))
 }
 
 /// The first error of type `T` in `err`'s source chain, also looking inside the
@@ -260,4 +413,93 @@ pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::{Service, ServiceExt};
+
+    /// A connector that counts its dials and returns the dial's number, failing the
+    /// dials whose numbers are in `failing`.
+    fn counting(
+        dials: Arc<AtomicUsize>,
+        failing: &'static [usize],
+    ) -> impl Service<Uri, Response = (usize, Uri), Error = String, Future: Send> + Clone + Send
+    {
+        tower::service_fn(move |dst: Uri| {
+            let n = dials.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if failing.contains(&n) {
+                    Err(format!("dial {n} failed"))
+                } else {
+                    Ok((n, dst))
+                }
+            }
+        })
+    }
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_first_request_takes_the_early_connection_to_its_server() {
+        let dials = Arc::new(AtomicUsize::new(0));
+        let mut connector = EarlyConnector::new(counting(dials.clone(), &[]));
+        connector.start(&uri("https://api.example:6443/prefix/path"));
+        let dst = uri("https://api.example:6443/");
+        let (n, dialed) = connector
+            .ready()
+            .await
+            .unwrap()
+            .call(dst.clone())
+            .await
+            .unwrap();
+        assert_eq!((n, &dialed), (1, &dst));
+        assert_eq!(dials.load(Ordering::SeqCst), 1, "dialed twice");
+        // Later connections are dialed as usual.
+        let (n, _) = connector.ready().await.unwrap().call(dst).await.unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_early_connection_is_dialed_again_by_the_request() {
+        let dials = Arc::new(AtomicUsize::new(0));
+        let mut connector = EarlyConnector::new(counting(dials.clone(), &[1]));
+        connector.start(&uri("https://api.example:6443"));
+        let dst = uri("https://api.example:6443/");
+        let (n, _) = connector.ready().await.unwrap().call(dst).await.unwrap();
+        assert_eq!(n, 2, "the request's own dial");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_early_connection_left_unused_too_long_is_not_used() {
+        let dials = Arc::new(AtomicUsize::new(0));
+        let mut connector = EarlyConnector::new(counting(dials.clone(), &[]));
+        connector.start(&uri("https://api.example:6443"));
+        tokio::time::advance(EARLY_CONNECTION_MAX_AGE).await;
+        let dst = uri("https://api.example:6443/");
+        let (n, _) = connector.ready().await.unwrap().call(dst).await.unwrap();
+        assert_eq!(n, 2, "the stale early connection was used");
+    }
+
+    #[tokio::test]
+    async fn an_early_connection_to_another_server_is_not_used() {
+        let dials = Arc::new(AtomicUsize::new(0));
+        let mut connector = EarlyConnector::new(counting(dials.clone(), &[]));
+        connector.start(&uri("https://api.example:6443"));
+        tokio::task::yield_now().await;
+        for other in ["https://other.example:6443/", "http://api.example:6443/"] {
+            let (_, dialed) = connector
+                .ready()
+                .await
+                .unwrap()
+                .call(uri(other))
+                .await
+                .unwrap();
+            assert_eq!(dialed, uri(other));
+        }
+    }
 }
