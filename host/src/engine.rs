@@ -69,6 +69,13 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         config.wasm_backtrace_max_frames(None);
     }
+    // Native unwind info (.eh_frame for the system unwinder) is registered with libgcc
+    // function by function every time compiled code is loaded, on the warm start's
+    // critical path. Nothing unwinds natively through guest frames here: wasmtime walks
+    // guest stacks by frame pointer, and a host function's panic is caught before it
+    // reaches them. (Compiled entries of other settings are not loaded: the setting is
+    // part of the engine's compatibility hash in each entry's name.)
+    config.native_unwind_info(false);
     if let Some(instances) = options.pooling_instances {
         let mut pooling = wasmtime::PoolingAllocationConfig::default();
         pooling
