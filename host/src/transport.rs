@@ -218,8 +218,11 @@ struct EarlyConnection<T, E> {
 /// one first, and dials as `inner` does otherwise.
 struct EarlyConnector<C: tower::Service<Uri>> {
     inner: C,
-    early: Arc<Mutex<Option<EarlyConnection<C::Response, C::Error>>>>,
+    early: EarlySlot<C::Response, C::Error>,
 }
+
+/// Where the connection being made early waits for a request to take it.
+type EarlySlot<T, E> = Arc<Mutex<Option<EarlyConnection<T, E>>>>;
 
 impl<C: tower::Service<Uri> + Clone> Clone for EarlyConnector<C> {
     fn clone(&self) -> Self {
