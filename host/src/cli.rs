@@ -586,6 +586,7 @@ fn policy_check(
 
 async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
+    tracing::debug!("opening the session");
     let session = std::sync::Arc::new(Session::open(args.host.session_options()?).await?);
     // Loaded on another thread, so that this one goes on with the connection that
     // `Session::open` started.

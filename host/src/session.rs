@@ -128,7 +128,9 @@ impl Session {
         // credential and connects (BENCHMARKS.md (e)).
         let engine = tokio::task::spawn_blocking(|| {
             let engine = new_engine()?;
+            tracing::debug!("engine made");
             let runner = ScriptRunner::new(&engine)?;
+            tracing::debug!("linker built");
             anyhow::Ok((engine, runner))
         });
         let policy = load_policy(options.policy.as_deref(), options.no_implicit_discovery)?;
@@ -261,6 +263,7 @@ impl Session {
                 tiered,
             },
         )?;
+        tracing::debug!("component loaded; resolving its imports");
         // A first run may have been compiled by Winch, on an engine of its own.
         let prepared = if Engine::same(component.engine(), &self.engine) {
             self.runner.prepare(&component)?
