@@ -88,6 +88,7 @@ pub fn new_engine_with(options: &EngineOptions) -> anyhow::Result<Engine> {
     }
     let engine = Engine::new(&config)
         .map_err(|e| anyhow::Error::from(e).context("failed to create the wasmtime engine"))?;
+    tracing::debug!("engine created; starting its epoch thread");
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("kubewasm-epoch".into())

@@ -127,6 +127,7 @@ impl Session {
         // The engine and its linker are made on another core while this one reads the
         // credential and connects (BENCHMARKS.md (e)).
         let engine = tokio::task::spawn_blocking(|| {
+            tracing::debug!("making the engine");
             let engine = new_engine()?;
             tracing::debug!("engine made");
             let runner = ScriptRunner::new(&engine)?;
