@@ -249,6 +249,23 @@ impl Cluster {
         run(self.guest(GUEST, args))
     }
 
+    /// Creates pod `name` in `demo` with `spec` (JSON), then sets its `status` (JSON)
+    /// through the status subresource, as the kubelet would.
+    pub fn add_demo_pod(&self, name: &str, spec: &str, status: &str) {
+        let pods = "/api/v1/namespaces/demo/pods";
+        let pod = format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}"}},"spec":{spec}}}"#
+        );
+        self.server.create(pods, &pod).unwrap();
+        self.server
+            .patch(
+                &format!("{pods}/{name}/status"),
+                "merge",
+                &format!(r#"{{"status":{status}}}"#),
+            )
+            .unwrap();
+    }
+
     /// The paths (with query) the server received, in order.
     pub fn paths(&self) -> Vec<String> {
         self.server

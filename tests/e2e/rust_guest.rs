@@ -23,22 +23,11 @@ fn run_under_role(cluster: &Cluster, host_flags: &[&str], args: &[&str]) -> Outp
 #[test]
 fn rust_guest_example_lists_pods_not_ready_with_restarts_under_its_role() {
     let cluster = Cluster::admin();
-    let pods = "/api/v1/namespaces/demo/pods";
-    cluster
-        .server
-        .create(
-            pods,
-            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-crashing"},"spec":{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"},{"name":"sidecar","image":"envoy"}]}}"#,
-        )
-        .unwrap();
-    cluster
-        .server
-        .patch(
-            &format!("{pods}/web-crashing/status"),
-            "merge",
-            r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"False"}],"containerStatuses":[{"name":"app","ready":false,"restartCount":4,"image":"nginx","imageID":"","started":false,"state":{}},{"name":"sidecar","ready":true,"restartCount":1,"image":"envoy","imageID":"","started":true,"state":{}}]}}"#,
-        )
-        .unwrap();
+    cluster.add_demo_pod(
+        "web-crashing",
+        r#"{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"},{"name":"sidecar","image":"envoy"}]}"#,
+        r#"{"phase":"Running","conditions":[{"type":"Ready","status":"False"}],"containerStatuses":[{"name":"app","ready":false,"restartCount":4,"image":"nginx","imageID":"","started":false,"state":{}},{"name":"sidecar","ready":true,"restartCount":1,"image":"envoy","imageID":"","started":true,"state":{}}]}"#,
+    );
     let before = cluster.paths().len();
     let audit = cluster.home.path().join("audit.jsonl");
     let out = run_under_role(&cluster, &["--audit", audit.to_str().unwrap()], &[]);

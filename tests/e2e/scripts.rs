@@ -247,32 +247,19 @@ fn rfc3339(secs: u64) -> String {
 
 /// Creates pod `name` in demo and sets its phase, finished `minutes_ago`.
 fn finished_pod(cluster: &Cluster, name: &str, phase: &str, minutes_ago: u64) {
-    let pods = "/api/v1/namespaces/demo/pods";
-    cluster
-        .server
-        .create(
-            pods,
-            &format!(
-                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}"}},"spec":{{"containers":[{{"name":"job","image":"busybox"}}]}}}}"#
-            ),
-        )
-        .unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
     let finished = rfc3339(now - minutes_ago * 60);
     let started = rfc3339(now - minutes_ago * 60 - 30);
-    cluster
-        .server
-        .patch(
-            &format!("{pods}/{name}/status"),
-            "merge",
-            &format!(
-                r#"{{"status":{{"phase":"{phase}","containerStatuses":[{{"name":"job","image":"busybox","imageID":"","ready":false,"restartCount":0,"state":{{"terminated":{{"exitCode":0,"reason":"Completed","startedAt":"{started}","finishedAt":"{finished}"}}}}}}]}}}}"#
-            ),
-        )
-        .unwrap();
+    cluster.add_demo_pod(
+        name,
+        r#"{"containers":[{"name":"job","image":"busybox"}]}"#,
+        &format!(
+            r#"{{"phase":"{phase}","containerStatuses":[{{"name":"job","image":"busybox","imageID":"","ready":false,"restartCount":0,"state":{{"terminated":{{"exitCode":0,"reason":"Completed","startedAt":"{started}","finishedAt":"{finished}"}}}}}}]}}"#
+        ),
+    );
 }
 
 #[test]
@@ -480,22 +467,11 @@ fn javascript_script_errors_are_one_line_naming_the_file() {
 #[test]
 fn example_pods_not_ready_prints_each_with_its_last_log_lines_under_its_role() {
     let cluster = Cluster::admin();
-    let pods = "/api/v1/namespaces/demo/pods";
-    cluster
-        .server
-        .create(
-            pods,
-            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-broken"},"spec":{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"}]}}"#,
-        )
-        .unwrap();
-    cluster
-        .server
-        .patch(
-            &format!("{pods}/web-broken/status"),
-            "merge",
-            r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"False"}]}}"#,
-        )
-        .unwrap();
+    cluster.add_demo_pod(
+        "web-broken",
+        r#"{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"}]}"#,
+        r#"{"phase":"Running","conditions":[{"type":"Ready","status":"False"}]}"#,
+    );
     let examples = workspace().join("examples/scripts");
     let role = examples.join("pods-not-ready.role.yaml");
     let audit = cluster.home.path().join("audit.jsonl");
