@@ -127,11 +127,11 @@ pub fn load_component(
 ) -> anyhow::Result<Component> {
     // Read once for the guest's remembered hash and its compiled entry.
     let key = options.cache.and_then(ComponentCache::key);
-    let memo = options
-        .cache
-        .zip(key.as_ref())
-        .map(|(cache, key)| (cache.root.as_path(), key));
-    let Some(guest) = GuestWasm::open_with(path, memo)? else {
+    let guest = match options.cache {
+        Some(cache) => cache.open_guest(key.as_ref(), path)?,
+        None => GuestWasm::open(path)?,
+    };
+    let Some(guest) = guest else {
         let bytes =
             fs::read(path).with_context(|| format!("failed to read guest component {path:?}"))?;
         if Engine::detect_precompiled(&bytes).is_none() {
@@ -373,15 +373,30 @@ impl ComponentCache {
         Self { root: root.into() }
     }
 
-    /// Loads the component in `wasm`, from the cache when this engine compiled the same
-    /// bytes before, else compiling it and storing the result. An entry is loaded only if
+    /// Loads the component at `wasm_path`, from the cache when this engine compiled the
+    /// same bytes before (found by the file's hash, which is remembered while the file is
+    /// unchanged), else compiling it and storing the result. An entry is loaded only if
     /// its seal shows this host wrote it under this name. A cache that cannot be used
     /// (unsafe permissions, full disk, a planted or damaged entry) only costs a compile:
     /// it is reported at `warn` level, never an error.
     pub fn load(&self, engine: &Engine, wasm_path: &Path) -> anyhow::Result<Component> {
-        let wasm = fs::read(wasm_path)
-            .with_context(|| format!("failed to read guest component {wasm_path:?}"))?;
-        self.load_guest(engine, &GuestWasm::from_bytes(wasm_path, wasm))
+        let key = self.key();
+        let guest = match self.open_guest(key.as_ref(), wasm_path)? {
+            Some(guest) => guest,
+            // Not WebAssembly: compiling it says what is wrong.
+            None => {
+                let wasm = fs::read(wasm_path)
+                    .with_context(|| format!("failed to read guest component {wasm_path:?}"))?;
+                GuestWasm::from_bytes(wasm_path, wasm)
+            }
+        };
+        self.load_guest_with(key.as_ref(), engine, &guest)
+    }
+
+    /// [`GuestWasm::open`] for the guest at `path`, its hash remembered in this cache
+    /// when there is a `key` ([`CacheKey::digest_of`]).
+    fn open_guest(&self, key: Option<&CacheKey>, path: &Path) -> anyhow::Result<Option<GuestWasm>> {
+        GuestWasm::open_with(path, key.map(|key| (self.root.as_path(), key)))
     }
 
     /// [`ComponentCache::load`] for `guest`, whose bytes are read only to compile it.
