@@ -588,13 +588,13 @@ async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
     tracing::debug!("opening the session");
     let session = std::sync::Arc::new(Session::open(args.host.session_options()?).await?);
-    // Loaded on another thread, so that this one goes on with the connection that
-    // `Session::open` started.
     let background = match std::env::current_exe() {
         Ok(exe) => Optimize::InProcess(exe),
         Err(_) => Optimize::InThread,
     };
     let tiered = (!args.optimize_first_run).then_some(background);
+    // Loaded on another thread, so that this one goes on with the connection that
+    // `Session::open` started.
     let loading = tokio::task::spawn_blocking({
         let (session, guest_path) = (session.clone(), guest_path.clone());
         move || session.load(&guest_path, tiered.as_ref())

@@ -13,9 +13,10 @@
 //! Failures become the WIT `error-code` with messages a person can act on: an unknown CA
 //! says which server and which CA, not a rustls enum.
 //!
-//! `host run` dials the server while it loads the guest ([`Transport::preconnect`]): the
-//! TCP connect and TLS handshake then overlap the guest's loading instead of following
-//! its first request. Only a connection is made early; no request, so no credential
+//! A session dials the server as soon as it has read the credential
+//! ([`Transport::preconnect`], called by `Session::open`): the TCP connect and TLS
+//! handshake then overlap making the engine and loading the guest instead of following
+//! the guest's first request. Only a connection is made early; no request, so no credential
 //! goes out before the guest asks and the policy allows.
 
 use std::error::Error as StdError;
