@@ -272,15 +272,7 @@ impl ResourceUrl {
             )));
         }
         validate_name(plural)?;
-        let mut collection = if group.is_empty() {
-            format!("/api/{}", encode_path_segment(version))
-        } else {
-            format!(
-                "/apis/{}/{}",
-                encode_path_segment(group),
-                encode_path_segment(version)
-            )
-        };
+        let mut collection = group_version_path(group, version);
         if let Some(ns) = namespace {
             push_namespace(&mut collection, ns)?;
         }
@@ -521,17 +513,27 @@ pub fn discovery_groups() -> Request {
 /// servers without aggregated discovery.
 pub fn discovery_group_version(group: &str, version: &str) -> Result<Request, RequestError> {
     validate_name(version)?;
-    let path = if group.is_empty() {
+    if !group.is_empty() {
+        validate_name(group)?;
+    }
+    Ok(Request::get(
+        group_version_path(group, version),
+        ACCEPT_JSON,
+    ))
+}
+
+/// `/api/VERSION` for the core group, else `/apis/GROUP/VERSION`, each segment encoded
+/// (the caller has checked them).
+fn group_version_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
         format!("/api/{}", encode_path_segment(version))
     } else {
-        validate_name(group)?;
         format!(
             "/apis/{}/{}",
             encode_path_segment(group),
             encode_path_segment(version)
         )
-    };
-    Ok(Request::get(path, ACCEPT_JSON))
+    }
 }
 
 /// Gets the server's version (`/version`).
