@@ -111,20 +111,9 @@ pub fn run_with_files(
         .and_then(|()| out.flush().map_err(Error::Output));
     match result {
         Ok(()) => 0,
-        Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
-            // Whatever was printed before the error goes first; a failure to write it
-            // is beside the point now.
-            let _ = out.flush();
-            let mut text = e.report(Some(&context.server));
-            text.push('\n');
-            if matches!(e, Error::Usage { .. }) {
-                text.push('\n');
-                text.push_str(SHORT_USAGE);
-            }
-            let _ = err.write_all(text.as_bytes());
-            let _ = err.flush();
-            1
+            let hint = matches!(e, Error::Usage { .. }).then_some(SHORT_USAGE);
+            e.finish(&context.server, hint, out, err)
         }
     }
 }

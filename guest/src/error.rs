@@ -63,6 +63,32 @@ impl Error {
         matches!(self, Error::Output(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::WriteZero))
     }
 
+    /// Ends a guest on this error as kubectl does, and returns its exit code: 0 for a
+    /// closed stdout (`| head`), which is not a failure; otherwise what `out` holds is
+    /// flushed first, then [`Error::report`] (and `hint`, after a blank line) goes to
+    /// `err`, and the code is 1. Failures to write are beside the point by then.
+    pub fn finish(
+        &self,
+        server: &str,
+        hint: Option<&str>,
+        out: &mut dyn io::Write,
+        err: &mut dyn io::Write,
+    ) -> u8 {
+        if self.is_broken_pipe() {
+            return 0;
+        }
+        let _ = out.flush();
+        let mut text = self.report(Some(server));
+        text.push('\n');
+        if let Some(hint) = hint {
+            text.push('\n');
+            text.push_str(hint);
+        }
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+        1
+    }
+
     /// The lines to print for this error. `server` (the API server URL) lets a refused
     /// connection name the host the way kubectl does.
     pub fn report(&self, server: Option<&str>) -> String {
@@ -209,6 +235,27 @@ mod tests {
             (404, "NotFound", "pods \"web\" not found")
         );
         assert!(Error::Client(ClientError::Timeout).denial().is_none());
+    }
+
+    #[test]
+    fn finish_reports_after_the_output_and_a_closed_stdout_is_success() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let usage = Error::Usage {
+            message: "unknown flag: --x".into(),
+            command: None,
+        };
+        assert_eq!(
+            usage.finish("https://k", Some("see --help\n"), &mut out, &mut err),
+            1
+        );
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "error: unknown flag: --x\n\nsee --help\n"
+        );
+        let mut err = Vec::new();
+        let closed = Error::Output(io::ErrorKind::BrokenPipe.into());
+        assert_eq!(closed.finish("https://k", None, &mut out, &mut err), 0);
+        assert!(err.is_empty());
     }
 
     #[test]

@@ -48,17 +48,12 @@ impl Script {
     pub fn run(mut self, main: impl FnOnce(&mut Script) -> Result<u8, Error>) -> ! {
         let code = match main(&mut self) {
             Ok(code) => code,
-            Err(e) if e.is_broken_pipe() => 0,
-            Err(e) => {
-                // What was printed before the error goes first.
-                let _ = self.out.flush();
-                let _ = writeln!(
-                    self.err,
-                    "{}",
-                    e.report(Some(&self.client.context().server))
-                );
-                1
-            }
+            Err(e) => e.finish(
+                &self.client.context().server,
+                None,
+                &mut self.out,
+                &mut self.err,
+            ),
         };
         self.exit(code)
     }
