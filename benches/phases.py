@@ -30,6 +30,7 @@ STEPS = [
     ("component loaded", "component loaded (loader thread)"),
     ("guest loaded", "imports resolved"),
     ("binding client connection", "first request takes the connection"),
+    ("guest finished", "guest finished"),
 ]
 LOG = "kubewasm_host=debug,hyper_util::client::legacy::connect::http=debug,h2::client=debug"
 

@@ -104,6 +104,13 @@ impl Guest {
     pub fn prepared(&self) -> &PreparedScript {
         &self.prepared
     }
+
+    /// Ends the guest of a process that exits next: removes a script's private copy now,
+    /// and leaves the compiled code mapped for the process's exit to release.
+    pub(crate) fn release_at_exit(mut self) {
+        drop(self.staged.take());
+        std::mem::forget(self);
+    }
 }
 
 /// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
