@@ -104,6 +104,30 @@ fn python_script_lists_pods_page_by_page_and_gets_every_argument_after_it_help_t
 }
 
 #[test]
+fn a_scripts_private_copy_is_removed_when_the_run_ends_however_it_ends() {
+    let cluster = Cluster::admin();
+    let tmp = tempfile::tempdir().unwrap();
+    // `host run` exits without tearing the session down; the script's copy must still go.
+    for (name, source, code) in [
+        ("ok.py", "print('hi')\n", 0),
+        ("fails.py", "import sys\nsys.exit(3)\n", 3),
+        ("ok.js", "console.log('hi');\n", 0),
+    ] {
+        let path = script(&cluster, name, source);
+        let mut cmd = cluster.command_with(&[], &path, &[]);
+        cmd.env("KUBEWASM_RUNTIME_DIR", runtime_dir())
+            .env("TMPDIR", tmp.path());
+        let out = run_with_limit(cmd, LIMIT);
+        assert_eq!(out.code(), code, "{name}: {out:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{name}: left behind in TMPDIR: {left:?}");
+    }
+}
+
+#[test]
 fn python_script_sets_its_exit_code_and_status_errors_are_api_errors() {
     let cluster = Cluster::admin();
     let path = script(
