@@ -590,22 +590,14 @@ fn policy_check(
 async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
     tracing::debug!("opening the session");
-    let session = std::sync::Arc::new(Session::open(args.host.session_options()?).await?);
+    let session = Session::open(args.host.session_options()?).await?;
     let background = match std::env::current_exe() {
         Ok(exe) => Optimize::InProcess(exe),
         Err(_) => Optimize::InThread,
     };
     let tiered = (!args.optimize_first_run).then_some(background);
-    // Loaded on another thread, so that this one goes on with the connection that
-    // `Session::open` started.
-    let loading = tokio::task::spawn_blocking({
-        let (session, guest_path) = (session.clone(), guest_path.clone());
-        move || session.load(&guest_path, tiered.as_ref())
-    });
     tracing::debug!("session open; loading {guest_path:?}");
-    let guest = loading
-        .await
-        .context("loading the guest failed unexpectedly")??;
+    let guest = session.load(&guest_path, tiered.as_ref())?;
     tracing::debug!("guest loaded and linked; running it");
     let guest_env = session.guest_env(&guest, guest_args);
     let outcome = guest
@@ -619,8 +611,8 @@ async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     // The process exits next, and what must happen first has happened: the guest's store
     // is gone (with its audit line for repeated failures), audit records are flushed as
     // they are written, and `exit` flushes stdout. The rest of the teardown (unmapping the
-    // compiled code and the engine, closing the connection) is left to the kernel's exit:
-    // 0.4 ms of a 5 ms warm run (BENCHMARKS.md (e)).
+    // compiled code and the engine, closing the connection) is left to the kernel's exit
+    // (BENCHMARKS.md (e)).
     guest.release_at_exit();
     std::mem::forget(session);
     Ok(outcome.exit_code())
