@@ -126,6 +126,56 @@ def _exit_code(code):
     return 1
 
 
+class _WholeWrites(io.RawIOBase):
+    """A stdio file whose `write` writes all it is given.
+
+    The interpreter's stdio is unbuffered: a write-through `TextIOWrapper` straight over
+    a `FileIO`. WASI's `write` takes at most what the stream accepts at once (64 KiB for
+    the host's stdout), and `TextIOWrapper` ignores a short count, so the rest of a large
+    `print` or `sys.stdout.write` was silently lost. Writing stays unbuffered: each write
+    has reached the host when it returns, so output before a limit stops the script is
+    still seen.
+    """
+
+    def __init__(self, raw):
+        super().__init__()
+        self._raw = raw
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._raw.fileno()
+
+    def isatty(self):
+        return self._raw.isatty()
+
+    def write(self, data):
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            written = self._raw.write(view)
+            if not written:
+                raise BlockingIOError(
+                    errno.EAGAIN, "the output stream took nothing", total - len(view)
+                )
+            view = view[written:]
+        return total
+
+
+def _whole_writes(stream):
+    """`stream` (`sys.stdout` or `sys.stderr`) over a file that writes whole buffers."""
+    if not isinstance(stream.buffer, io.FileIO):
+        return stream
+    return io.TextIOWrapper(
+        _WholeWrites(stream.buffer),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=True,
+    )
+
+
 def main(argv):
     if not argv:
         print("error: no script: run `host run SCRIPT.py [ARGS...]`", file=sys.stderr)
@@ -163,6 +213,8 @@ class Run(exports.Run):
         # The interpreter was initialized at build time: take this run's environment.
         os.environ.clear()
         os.environ.update(environment.get_environment())
+        sys.stdout = _whole_writes(sys.stdout)
+        sys.stderr = _whole_writes(sys.stderr)
         code = main(environment.get_arguments())
         for stream in (sys.stdout, sys.stderr):
             try:

@@ -128,6 +128,38 @@ fn a_scripts_private_copy_is_removed_when_the_run_ends_however_it_ends() {
 }
 
 #[test]
+fn output_larger_than_one_stream_write_reaches_stdout_whole() {
+    let cluster = Cluster::admin();
+    // The host's stdout takes 64 KiB per write; a larger print must not be cut there,
+    // whichever way the script writes and however it ends.
+    for (name, source, code, c) in [
+        (
+            "big.py",
+            "import sys\nprint('a' * 100000)\nsys.stdout.write('b' * 70000)\nsys.stdout.buffer.write(b'c' * 70000)\nsys.exit(3)\n",
+            3,
+            70_000,
+        ),
+        (
+            "big.js",
+            "console.log('a'.repeat(100000));\nconsole.log('b'.repeat(70000) + 'c'.repeat(69999));\n",
+            0,
+            69_999,
+        ),
+    ] {
+        let path = script(&cluster, name, source);
+        let out = run_script(&cluster, &[], &path, &[]);
+        assert_eq!(out.code(), code, "{name}: {}", out.stderr);
+        let count = |c: char| out.stdout.chars().filter(|&x| x == c).count();
+        assert_eq!(
+            (out.stdout.len(), count('a'), count('b'), count('c')),
+            (240_001, 100_000, 70_000, c),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn python_script_sets_its_exit_code_and_status_errors_are_api_errors() {
     let cluster = Cluster::admin();
     let path = script(
