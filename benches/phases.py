@@ -25,10 +25,9 @@ STEPS = [
     ("making the engine", "engine creation starts"),
     ("engine created", "Engine::new done"),
     ("engine made", "epoch thread started: engine made"),
-    ("linker built", "linker built"),
-    ("session open", "session open (credential read, engine and linker ready)"),
+    ("session open", "session open (credential read, engine ready)"),
     ("component loaded", "component loaded"),
-    ("guest loaded", "imports resolved"),
+    ("guest loaded", "linker of its imports built, imports resolved"),
     ("binding client connection", "first request takes the connection"),
     ("guest finished", "guest finished"),
 ]

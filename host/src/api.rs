@@ -32,13 +32,21 @@ pub struct KubeCtxBuilder {
     rate: Option<Arc<RateLimiter>>,
 }
 
+/// [`Policy::default_read_only`], built once: an embedder that builds a context per
+/// call (and sets no policy) would otherwise build the policy per call too.
+fn default_policy() -> Arc<Policy> {
+    static POLICY: std::sync::LazyLock<Arc<Policy>> =
+        std::sync::LazyLock::new(|| Arc::new(Policy::default_read_only()));
+    POLICY.clone()
+}
+
 impl KubeCtxBuilder {
     /// Requests go through `transport`; `credentials.describe` answers `identity`.
     pub fn new(identity: Identity, transport: Arc<Transport>) -> Self {
         Self {
             identity,
             transport,
-            policy: Arc::new(Policy::default_read_only()),
+            policy: default_policy(),
             audit: None,
             limits: Limits::default(),
             discovery: None,

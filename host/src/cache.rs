@@ -232,12 +232,6 @@ impl CacheKey {
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("failed to read {seal_file:?}")),
         };
-        // SAFETY: a private, read-only mapping. The cache's files are replaced by rename,
-        // never rewritten in place, and only this user can write to the directory
-        // (`trusted_dir`), so the bytes do not change under the mapping; a process of
-        // this user that did so could as well write to this process's memory.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .with_context(|| format!("failed to map {path:?}"))?;
         let stamp = FileStamp::of(&file);
         let (tag, stamped) = match seal.len() {
             SEAL_LEN => (seal.as_slice(), None),
@@ -249,13 +243,24 @@ impl CacheKey {
             && let Ok(stamped) = <[u8; SEAL_LEN]>::try_from(stamped)
             && self.stamp_tag("entry", name, stamp, tag) == stamped
         {
-            return Ok(Some(SealedFile { file, map }));
+            // Checked by identity: a loader maps the file itself, so nothing is mapped here.
+            return Ok(Some(SealedFile {
+                file,
+                map: std::sync::OnceLock::new(),
+            }));
         }
+        let sealed_file = SealedFile {
+            file,
+            map: std::sync::OnceLock::new(),
+        };
+        let map = sealed_file
+            .bytes()
+            .with_context(|| format!("failed to map {path:?}"))?;
         let mut hasher = self.hasher(name);
         if map.len() >= PARALLEL_HASH_BYTES {
-            hasher.update_rayon(&map);
+            hasher.update_rayon(map);
         } else {
-            hasher.update(&map);
+            hasher.update(map);
         }
         let sealed = <[u8; SEAL_LEN]>::try_from(tag).is_ok_and(|tag| hasher.finalize() == tag);
         if !sealed {
@@ -270,7 +275,7 @@ impl CacheKey {
                 tracing::debug!("could not stamp the cache entry {path:?}: {e:#}");
             }
         }
-        Ok(Some(SealedFile { file, map }))
+        Ok(Some(sealed_file))
     }
 
     /// The BLAKE3 hash of the open `file` (read from `path`), remembered under the cache
@@ -372,20 +377,28 @@ pub fn seal_path(path: &Path) -> PathBuf {
     PathBuf::from(seal)
 }
 
-/// A cache entry whose seal checked out: the open file and its bytes as mapped, which
-/// are the bytes the seal was checked over. A loader that maps the file again should
-/// map this open file ([`SealedFile::file`]), not the path, which may name another file
-/// by then.
+/// A cache entry whose seal checked out: the open file, and its bytes as mapped (the
+/// bytes the seal was checked over, or mapped when first asked for if the entry was
+/// checked by its stamp). A loader that maps the file again should map this open file
+/// ([`SealedFile::file`]), not the path, which may name another file by then.
 #[derive(Debug)]
 pub struct SealedFile {
     file: fs::File,
-    map: memmap2::Mmap,
+    map: std::sync::OnceLock<memmap2::Mmap>,
 }
 
 impl SealedFile {
     /// The entry's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.map
+    pub fn bytes(&self) -> std::io::Result<&[u8]> {
+        if let Some(map) = self.map.get() {
+            return Ok(map);
+        }
+        // SAFETY: a private, read-only mapping. The cache's files are replaced by rename,
+        // never rewritten in place, and only this user can write to the directory
+        // (`trusted_dir`), so the bytes do not change under the mapping; a process of
+        // this user that did so could as well write to this process's memory.
+        let map = unsafe { memmap2::Mmap::map(&self.file) }?;
+        Ok(self.map.get_or_init(|| map))
     }
 
     /// The open file the bytes were mapped from.
@@ -654,7 +667,7 @@ mod tests {
         key.write_sealed_file(&dir, &a, "a.cwasm", b"native code")
             .unwrap();
         let opened = key.open_sealed_file("a.cwasm", &a).unwrap().unwrap();
-        assert_eq!(opened.bytes(), b"native code");
+        assert_eq!(opened.bytes().unwrap(), b"native code");
         // Under another name (the entry and its seal copied there): refused.
         fs::copy(&a, &b).unwrap();
         fs::copy(seal_path(&a), seal_path(&b)).unwrap();
@@ -703,7 +716,7 @@ mod tests {
             .unwrap();
         assert_eq!(fs::read(seal_path(&a)).unwrap().len(), STAMPED_SEAL_LEN);
         let opened = key.open_sealed_file("a.cwasm", &a).unwrap().unwrap();
-        assert_eq!(opened.bytes(), b"native code");
+        assert_eq!(opened.bytes().unwrap(), b"native code");
         // Linked under another name with its stamped seal: refused.
         fs::hard_link(&a, &b).unwrap();
         fs::copy(seal_path(&a), seal_path(&b)).unwrap();

@@ -47,10 +47,16 @@ pub struct DiscoveryCache {
 impl DiscoveryCache {
     /// The cache for `server` under the cache root `root`.
     pub fn new(root: &Path, server: &str) -> Self {
-        let server_key = cache::hex(&blake3::hash(server.as_bytes()).as_bytes()[..12]);
         let key = CacheKey::open(root)
             .inspect_err(|e| tracing::warn!("not caching discovery answers: {e:#}"))
             .ok();
+        Self::with_key(root, server, key)
+    }
+
+    /// The cache for `server` under `root`, whose key the caller has already opened with
+    /// [`CacheKey::open`] (`None`: the root cannot be used, so nothing is cached).
+    pub fn with_key(root: &Path, server: &str, key: Option<CacheKey>) -> Self {
+        let server_key = cache::hex(&blake3::hash(server.as_bytes()).as_bytes()[..12]);
         Self {
             dir: root.join("discovery").join(server_key),
             ttl: DISCOVERY_TTL,

@@ -128,7 +128,7 @@ pub fn load_component(
     // Read once for the guest's remembered hash and its compiled entry.
     let key = options.cache.and_then(ComponentCache::key);
     let guest = match options.cache {
-        Some(cache) => cache.open_guest(key.as_ref(), path)?,
+        Some(cache) => cache.open_guest(key, path)?,
         None => GuestWasm::open(path)?,
     };
     let Some(guest) = guest else {
@@ -162,9 +162,9 @@ pub fn load_component(
     }
     match options.cache {
         Some(cache) if let Some(background) = options.tiered => {
-            cache.load_tiered_with(key.as_ref(), engine, winch_engine, &guest, background)
+            cache.load_tiered_with(key, engine, winch_engine, &guest, background)
         }
-        Some(cache) => cache.load_guest_with(key.as_ref(), engine, &guest),
+        Some(cache) => cache.load_guest_with(key, engine, &guest),
         None => Component::new(engine, guest.bytes()?).map_err(|e| {
             anyhow::Error::from(e).context(format!("failed to compile guest component {path:?}"))
         }),
@@ -365,12 +365,28 @@ pub fn compile_component(engine: &Engine, path: &Path) -> anyhow::Result<Vec<u8>
 #[derive(Clone, Debug)]
 pub struct ComponentCache {
     root: PathBuf,
+    /// The root's key, read once: on the first load, or given by [`ComponentCache::with_key`].
+    /// `None` inside when the root cannot be used (then nothing is cached).
+    key: std::sync::OnceLock<Option<CacheKey>>,
 }
 
 impl ComponentCache {
     /// A cache under the root `root` (created on first use).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            key: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A cache under `root` whose key the caller has already opened with
+    /// [`CacheKey::open`] (`None`: the root cannot be used, so nothing is cached). A
+    /// session shares one key between this cache and its discovery cache.
+    pub fn with_key(root: impl Into<PathBuf>, key: Option<CacheKey>) -> Self {
+        Self {
+            root: root.into(),
+            key: std::sync::OnceLock::from(key),
+        }
     }
 
     /// Loads the component at `wasm_path`, from the cache when this engine compiled the
@@ -381,7 +397,7 @@ impl ComponentCache {
     /// it is reported at `warn` level, never an error.
     pub fn load(&self, engine: &Engine, wasm_path: &Path) -> anyhow::Result<Component> {
         let key = self.key();
-        let guest = match self.open_guest(key.as_ref(), wasm_path)? {
+        let guest = match self.open_guest(key, wasm_path)? {
             Some(guest) => guest,
             // Not WebAssembly: compiling it says what is wrong.
             None => {
@@ -390,7 +406,7 @@ impl ComponentCache {
                 GuestWasm::from_bytes(wasm_path, wasm)
             }
         };
-        self.load_guest_with(key.as_ref(), engine, &guest)
+        self.load_guest_with(key, engine, &guest)
     }
 
     /// [`GuestWasm::open`] for the guest at `path`, its hash remembered in this cache
@@ -401,7 +417,7 @@ impl ComponentCache {
 
     /// [`ComponentCache::load`] for `guest`, whose bytes are read only to compile it.
     pub fn load_guest(&self, engine: &Engine, guest: &GuestWasm) -> anyhow::Result<Component> {
-        self.load_guest_with(self.key().as_ref(), engine, guest)
+        self.load_guest_with(self.key(), engine, guest)
     }
 
     fn load_guest_with(
@@ -430,7 +446,7 @@ impl ComponentCache {
         guest: &GuestWasm,
         background: &Optimize,
     ) -> anyhow::Result<Component> {
-        self.load_tiered_with(self.key().as_ref(), engine, winch, guest, background)
+        self.load_tiered_with(self.key(), engine, winch, guest, background)
     }
 
     fn load_tiered_with(
@@ -566,10 +582,14 @@ impl ComponentCache {
         })
     }
 
-    fn key(&self) -> Option<CacheKey> {
-        CacheKey::open(&self.root)
-            .inspect_err(|e| tracing::warn!("not using the component cache: {e:#}"))
-            .ok()
+    fn key(&self) -> Option<&CacheKey> {
+        self.key
+            .get_or_init(|| {
+                CacheKey::open(&self.root)
+                    .inspect_err(|e| tracing::warn!("not using the component cache: {e:#}"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The entry name and file of the component with BLAKE3 hash `digest` compiled by
@@ -662,7 +682,7 @@ unsafe fn deserialize_sealed(engine: &Engine, sealed: &SealedFile) -> wasmtime::
         }
     }
     // SAFETY: the caller's contract.
-    unsafe { Component::deserialize(engine, sealed.bytes()) }
+    unsafe { Component::deserialize(engine, sealed.bytes()?) }
 }
 
 /// Where [`ComponentCache::load_tiered`] makes the optimized code.

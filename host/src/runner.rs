@@ -13,9 +13,15 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::{CommandPre, cli, clocks, filesystem, random, sockets};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_io::bindings::wasi::io;
 
 use crate::api::{KubeCtx, KubeCtxView, KubeView};
 use crate::limits::{GuestLimiter, LimitExceeded, Limits, format_bytes};
@@ -150,11 +156,23 @@ impl ScriptRunner {
     /// A runner for guests compiled with `engine` (which must have async support).
     pub fn new(engine: &Engine) -> anyhow::Result<Self> {
         let mut linker = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // wasi:http is always linked: a component resolves only the imports it has, so
-        // a guest without wasi:http instantiates as fast (measured: linker build and
-        // store + instantiate of such a guest differ by less than the run-to-run noise).
-        crate::add_to_linker(&mut linker)?;
+        add_interfaces(&mut linker, INTERFACES)?;
+        Ok(Self { linker })
+    }
+
+    /// A runner for `component` alone, on its engine: its linker has only the
+    /// interfaces the component imports. Building the whole linker (all of WASI,
+    /// `wasi:http` and kubewasm: about 250 functions) is a tenth of a warm `host run`,
+    /// and the built-in guest imports less than half of it. An import this host does not
+    /// provide is left out here and reported by [`ScriptRunner::prepare`].
+    pub fn for_component(component: &Component) -> anyhow::Result<Self> {
+        let engine = component.engine();
+        let mut linker = Linker::new(engine);
+        let ty = component.component_type();
+        let imported = ty
+            .imports(engine)
+            .filter_map(|(name, _)| providing(name.split_once('@').map_or(name, |(name, _)| name)));
+        add_interfaces(&mut linker, imported)?;
         Ok(Self { linker })
     }
 
@@ -181,6 +199,163 @@ impl ScriptRunner {
         })?)?;
         Ok(PreparedScript { pre })
     }
+}
+
+/// One interface this host provides: its unversioned name, the group it is added with
+/// (`wasi:http`'s two interfaces are added together, as are kubewasm's two), and what
+/// adds that group to a linker.
+struct Interface {
+    name: &'static str,
+    group: &'static str,
+    add: fn(&mut Linker<ScriptState>) -> wasmtime::Result<()>,
+}
+
+/// `wasi:io`'s functions reach only the store's resource table.
+struct HasTable;
+
+impl wasmtime::component::HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// The store data every interface below is added for (short, for the table).
+type S = ScriptState;
+
+/// An interface added by itself.
+macro_rules! interface {
+    ($name:literal, $add:expr) => {
+        Interface {
+            name: $name,
+            group: $name,
+            add: $add,
+        }
+    };
+}
+
+/// Everything this host provides: the interfaces `wasmtime_wasi::p2::add_to_linker_async`
+/// adds, then `wasi:http` and kubewasm's ([`crate::add_to_linker`]), and nothing else.
+static INTERFACES: &[Interface] = &[
+    interface!("wasi:io/error", |l| {
+        io::error::add_to_linker::<S, HasTable>(l, |t| &mut t.table)
+    }),
+    interface!("wasi:io/poll", |l| {
+        io::poll::add_to_linker::<S, HasTable>(l, |t| &mut t.table)
+    }),
+    interface!("wasi:io/streams", |l| {
+        io::streams::add_to_linker::<S, HasTable>(l, |t| &mut t.table)
+    }),
+    interface!("wasi:clocks/wall-clock", |l| {
+        clocks::wall_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)
+    }),
+    interface!("wasi:clocks/monotonic-clock", |l| {
+        clocks::monotonic_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)
+    }),
+    interface!("wasi:filesystem/types", |l| {
+        filesystem::types::add_to_linker::<S, WasiFilesystem>(l, S::filesystem)
+    }),
+    interface!("wasi:filesystem/preopens", |l| {
+        filesystem::preopens::add_to_linker::<S, WasiFilesystem>(l, S::filesystem)
+    }),
+    interface!("wasi:random/random", |l| {
+        random::random::add_to_linker::<S, WasiRandom>(l, S::random)
+    }),
+    interface!("wasi:random/insecure", |l| {
+        random::insecure::add_to_linker::<S, WasiRandom>(l, S::random)
+    }),
+    interface!("wasi:random/insecure-seed", |l| {
+        random::insecure_seed::add_to_linker::<S, WasiRandom>(l, S::random)
+    }),
+    interface!("wasi:cli/exit", |l| {
+        cli::exit::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/environment", |l| {
+        cli::environment::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/stdin", |l| {
+        cli::stdin::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/stdout", |l| {
+        cli::stdout::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/stderr", |l| {
+        cli::stderr::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/terminal-input", |l| {
+        cli::terminal_input::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/terminal-output", |l| {
+        cli::terminal_output::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/terminal-stdin", |l| {
+        cli::terminal_stdin::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/terminal-stdout", |l| {
+        cli::terminal_stdout::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:cli/terminal-stderr", |l| {
+        cli::terminal_stderr::add_to_linker::<S, WasiCli>(l, S::cli)
+    }),
+    interface!("wasi:sockets/tcp", |l| {
+        sockets::tcp::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    interface!("wasi:sockets/tcp-create-socket", |l| {
+        sockets::tcp_create_socket::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    interface!("wasi:sockets/udp", |l| {
+        sockets::udp::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    interface!("wasi:sockets/udp-create-socket", |l| {
+        sockets::udp_create_socket::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    interface!("wasi:sockets/instance-network", |l| {
+        sockets::instance_network::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    interface!("wasi:sockets/network", |l| {
+        let options = sockets::network::LinkOptions::default();
+        sockets::network::add_to_linker::<S, WasiSockets>(l, &options, S::sockets)
+    }),
+    interface!("wasi:sockets/ip-name-lookup", |l| {
+        sockets::ip_name_lookup::add_to_linker::<S, WasiSockets>(l, S::sockets)
+    }),
+    Interface {
+        name: "wasi:http/types",
+        group: "wasi:http",
+        add: crate::http::add_to_linker,
+    },
+    Interface {
+        name: "wasi:http/outgoing-handler",
+        group: "wasi:http",
+        add: crate::http::add_to_linker,
+    },
+    Interface {
+        name: "kubewasm:client/api",
+        group: "kubewasm:client",
+        add: crate::api::add_to_linker,
+    },
+    Interface {
+        name: "kubewasm:client/credentials",
+        group: "kubewasm:client",
+        add: crate::api::add_to_linker,
+    },
+];
+
+/// Adds to `linker` the group of each interface in `interfaces`, each group once.
+fn add_interfaces<'a>(
+    linker: &mut Linker<ScriptState>,
+    interfaces: impl IntoIterator<Item = &'a Interface>,
+) -> wasmtime::Result<()> {
+    let mut added: Vec<&str> = Vec::new();
+    for interface in interfaces {
+        if !added.contains(&interface.group) {
+            (interface.add)(linker)?;
+            added.push(interface.group);
+        }
+    }
+    Ok(())
+}
+
+/// The interface `name` (without its `@version`), if this host provides it.
+fn providing(name: &str) -> Option<&'static Interface> {
+    INTERFACES.iter().find(|interface| interface.name == name)
 }
 
 /// A guest whose imports are resolved, ready to run any number of times, concurrently.
@@ -302,4 +477,54 @@ impl PreparedScript {
 /// The top-level message of an error, without wasm backtraces.
 fn first_line(e: &wasmtime::Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_interface_is_found_by_its_unversioned_name() {
+        let group = |name: &str| providing(name).map(|interface| interface.group);
+        assert_eq!(group("wasi:cli/stdout"), Some("wasi:cli/stdout"));
+        assert_eq!(group("wasi:http/types"), Some("wasi:http"));
+        assert_eq!(group("wasi:http/outgoing-handler"), Some("wasi:http"));
+        assert_eq!(group("kubewasm:client/api"), Some("kubewasm:client"));
+        assert_eq!(group("wasi:cli/stdout@0.2.12"), None);
+        assert_eq!(group("wasi:keyvalue/store"), None);
+    }
+
+    #[test]
+    fn every_group_adds_to_a_linker_once_and_only_its_own_names() {
+        let engine = Engine::default();
+        let mut linker: Linker<ScriptState> = Linker::new(&engine);
+        add_interfaces(&mut linker, INTERFACES).unwrap();
+        // Each group adds names of its own: adding one again is a redefinition.
+        for interface in INTERFACES {
+            assert!(
+                (interface.add)(&mut linker).is_err(),
+                "{} added nothing",
+                interface.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_wasi_interface_here_is_one_wasmtime_wasi_adds() {
+        let engine = Engine::default();
+        let mut theirs: Linker<ScriptState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut theirs).unwrap();
+        let wasi = INTERFACES
+            .iter()
+            .filter(|interface| !interface.group.starts_with("wasi:http"))
+            .filter(|interface| interface.name.starts_with("wasi:"));
+        for interface in wasi {
+            // Defining one of wasmtime-wasi's interfaces again is refused.
+            assert!(
+                (interface.add)(&mut theirs).is_err(),
+                "{} is not in wasmtime-wasi's set",
+                interface.name
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@ use wasmtime::Engine;
 
 use crate::api::KubeCtxBuilder;
 use crate::audit::AuditLog;
-use crate::cache;
+use crate::cache::{self, CacheKey};
 use crate::credentials::{CredentialOptions, Credentials, Identity};
 use crate::discovery::DiscoveryCache;
 use crate::engine::{
@@ -69,8 +69,6 @@ pub struct Session {
     component_cache: Option<ComponentCache>,
     precompiled: Option<PrecompiledDir>,
     engine: Engine,
-    /// The linker of WASI and the kubewasm interfaces for `engine`, built once.
-    runner: ScriptRunner,
     audit: Option<AuditLog>,
     limits: Limits,
     dirs: Vec<DirGrant>,
@@ -198,9 +196,19 @@ impl Session {
         };
         trusted.check_all(&options.dirs)?;
 
-        let discovery = cache_root
-            .as_ref()
-            .map(|root| DiscoveryCache::new(root, &credentials.identity.server));
+        // One key for both caches: reading it is a handful of system calls per run.
+        let cache_key = cache_root.as_ref().and_then(|root| {
+            CacheKey::open(root)
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        "not using the cache {root:?} (guests are compiled on every run, discovery answers are not kept): {e:#}"
+                    )
+                })
+                .ok()
+        });
+        let discovery = cache_root.as_ref().map(|root| {
+            DiscoveryCache::with_key(root, &credentials.identity.server, cache_key.clone())
+        });
         let audit = match &options.audit {
             Some(target) => Some(
                 AuditLog::open(target)
@@ -213,19 +221,17 @@ impl Session {
         let engine = new_engine()?;
         tracing::debug!("engine made");
         tokio::task::yield_now().await;
-        let runner = ScriptRunner::new(&engine)?;
-        tracing::debug!("linker built");
-        tokio::task::yield_now().await;
         Ok(Self {
             policy: Arc::new(policy),
             policy_file,
             credentials,
             transport,
-            component_cache: cache_root.as_ref().map(ComponentCache::new),
+            component_cache: cache_root
+                .as_ref()
+                .map(|root| ComponentCache::with_key(root, cache_key)),
             discovery,
             precompiled,
             engine,
-            runner,
             audit,
             limits: options.limits,
             dirs: options.dirs,
@@ -276,12 +282,9 @@ impl Session {
             },
         )?;
         tracing::debug!("component loaded; resolving its imports");
-        // A first run may have been compiled by Winch, on an engine of its own.
-        let prepared = if Engine::same(component.engine(), &self.engine) {
-            self.runner.prepare(&component)?
-        } else {
-            ScriptRunner::new(component.engine())?.prepare(&component)?
-        };
+        // A linker of what this component imports, on its engine (a first run may have
+        // been compiled by Winch, on an engine of its own).
+        let prepared = ScriptRunner::for_component(&component)?.prepare(&component)?;
         let program = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -34,10 +34,12 @@ impl TrustedPath {
     }
 }
 
-/// The set of trusted paths of one host run; see the module documentation.
+/// The set of trusted paths of one host run; see the module documentation. Paths are
+/// resolved when a grant is checked, so a run that grants no directory (most runs)
+/// resolves none.
 #[derive(Clone, Debug, Default)]
 pub struct TrustedPaths {
-    entries: Vec<(PathBuf, TrustedPath)>,
+    entries: Vec<TrustedPath>,
 }
 
 /// A grant that would give the guest trusted state.
@@ -66,19 +68,42 @@ impl TrustedPaths {
 
     /// Adds `path` (a file or a directory; it need not exist yet).
     pub fn add(&mut self, trusted: TrustedPath) {
-        let resolved = resolve(&trusted.path);
-        self.entries.push((resolved, trusted));
+        self.entries.push(trusted);
     }
 
     /// The trusted paths added so far.
     pub fn iter(&self) -> impl Iterator<Item = &TrustedPath> {
-        self.entries.iter().map(|(_, t)| t)
+        self.entries.iter()
     }
 
     /// Refuses `grant` if the directory contains, or lies inside, a trusted path.
     pub fn check(&self, grant: &DirGrant) -> Result<(), TrustedPathError> {
+        self.check_resolved(grant, &self.resolved())
+    }
+
+    /// [`TrustedPaths::check`] for every grant.
+    pub fn check_all(&self, grants: &[DirGrant]) -> Result<(), TrustedPathError> {
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let resolved = self.resolved();
+        grants
+            .iter()
+            .try_for_each(|grant| self.check_resolved(grant, &resolved))
+    }
+
+    /// Every trusted path, resolved as [`resolve`] does, in the order added.
+    fn resolved(&self) -> Vec<PathBuf> {
+        self.entries.iter().map(|t| resolve(&t.path)).collect()
+    }
+
+    fn check_resolved(
+        &self,
+        grant: &DirGrant,
+        resolved: &[PathBuf],
+    ) -> Result<(), TrustedPathError> {
         let granted = resolve(&grant.host);
-        for (resolved, trusted) in &self.entries {
+        for (resolved, trusted) in resolved.iter().zip(&self.entries) {
             let relation = if resolved.starts_with(&granted) {
                 "contains"
             } else if granted.starts_with(resolved) {
@@ -95,11 +120,6 @@ impl TrustedPaths {
             });
         }
         Ok(())
-    }
-
-    /// [`TrustedPaths::check`] for every grant.
-    pub fn check_all(&self, grants: &[DirGrant]) -> Result<(), TrustedPathError> {
-        grants.iter().try_for_each(|grant| self.check(grant))
     }
 }
 
