@@ -31,3 +31,15 @@ demo_server() {
     server_pid=$!
     for _ in $(seq 1 100); do [ -f "$work/ready" ] && break; sleep 0.05; done
 }
+
+# fresh_copies DIR FILE...: copies each FILE into DIR/bin and sets `bin` to it. Every
+# binary a script measures is such a copy, made at the start of the run, so that all have
+# the same history in the page cache: on this machine the same bytes ran 10% slower from
+# the file the linker wrote than from a fresh copy, and a copy made 20 minutes earlier ran
+# slower than a new one (BENCHMARKS.md (e)).
+fresh_copies() {
+    bin=$1/bin
+    shift
+    mkdir -p "$bin"
+    cp "$@" "$bin/"
+}

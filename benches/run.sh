@@ -45,8 +45,10 @@ server=$(sed -n 's/^ *server: *//p' "$kubeconfig" | head -1 | tr -d '"')
 sed -n 's/^ *certificate-authority-data: *//p' "$kubeconfig" | head -1 | base64 -d > "$work/ca.pem"
 token=$(sed -n 's/^ *token: *//p' "$kubeconfig" | head -1 | tr -d '"')
 
+fresh_copies "$work" target/release/host target/release/examples/bench_embed \
+    target/release/examples/kube_rs_peer target/release/examples/decode_bench
 guest=target/wasm32-wasip2/release/guest.wasm
-host="target/release/host run --kubeconfig $kubeconfig $guest"
+host="$bin/host run --kubeconfig $kubeconfig $guest"
 export KUBEWASM_CACHE_DIR=$work/cache
 # Compile once with Cranelift into the cache, as every later run finds it (a tiered
 # first run would leave Winch code until its background optimizer finished).
@@ -75,13 +77,13 @@ hyperfine --warmup 3 --runs "$runs" --export-markdown "$work/pods.md" "$@" >/dev
 cat "$work/pods.md"
 echo
 echo "## embedding"
-target/release/examples/bench_embed "$guest" "$kubeconfig" "${BENCH_EMBED_N:-5000}"
+"$bin/bench_embed" "$guest" "$kubeconfig" "${BENCH_EMBED_N:-5000}"
 if [ -n "${BENCH_KUBECONFIG:-}" ]; then
     exit 0
 fi
 
 list_runs=${BENCH_LIST_RUNS:-10}
-peer="target/release/examples/kube_rs_peer $kubeconfig"
+peer="$bin/kube_rs_peer $kubeconfig"
 bulk=$server/api/v1/namespaces/bulk/pods
 meta_accept='Accept: application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json'
 # curl's own User-Agent makes kube-apiserver pretty-print; kubectl's does not.
@@ -112,8 +114,8 @@ for output in name json; do
     echo
 done
 echo "guest decoding, WebAssembly vs native, same bytes (best of 5):"
-target/release/examples/decode_bench "$work/pods.json" 5
-target/release/host run --dir "$work" --max-memory 2Gi \
+"$bin/decode_bench" "$work/pods.json" 5
+"$bin/host" run --dir "$work" --max-memory 2Gi \
     target/wasm32-wasip2/release/examples/decode_bench.wasm "$work/pods.json" 5
 echo
 # The server sends $events events on each watch and then ends it, as a watch timeout does;

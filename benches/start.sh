@@ -35,12 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 demo_server target/release/demo-apiserver "$work"
+fresh_copies "$work" target/release/host target/release/examples/bench_embed \
+    target/release/examples/kube_rs_peer
 
 guest=target/wasm32-wasip2/release/guest.wasm
-hostbin=$PWD/target/release/host
+hostbin=$bin/host
 host="$hostbin run --kubeconfig $kubeconfig"
-peer="target/release/examples/kube_rs_peer $kubeconfig"
-target/release/host compile --out-dir "$work/precompiled" "$guest" >/dev/null
+peer="$bin/kube_rs_peer $kubeconfig"
+"$hostbin" compile --out-dir "$work/precompiled" "$guest" >/dev/null
 # Between cold runs: an empty cache, and no background optimizer of the last run still
 # using a core.
 cat > "$work/fresh.sh" <<FRESH
@@ -90,7 +92,7 @@ echo
 echo "## embedding: instantiations + one request each, vs kube-rs sequential requests"
 n=${BENCH_EMBED_N:-5000}
 for _ in 1 2 3; do
-    target/release/examples/bench_embed "$guest" "$kubeconfig" "$n"
+    "$bin/bench_embed" "$guest" "$kubeconfig" "$n"
     $peer version-loop default "$n"
 done
 
@@ -129,7 +131,7 @@ for (const pod of (await response.json()).items) console.log(pod.metadata.name);
 JS
 script_host="$hostbin run --kubeconfig $kubeconfig --runtime-dir $runtimes"
 for language in js python; do
-    target/release/host compile --out-dir "$work/precompiled-runtimes" "$runtimes/$language.wasm" >/dev/null
+    "$hostbin" compile --out-dir "$work/precompiled-runtimes" "$runtimes/$language.wasm" >/dev/null
 done
 echo
 echo "### first run: nothing compiled or cached"
