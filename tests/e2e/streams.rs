@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use kubewasm_tests::ServerConfig;
 
-use crate::harness::{ADMIN_TOKEN, Cluster, lines_in_background, wait_with_limit};
+use crate::harness::{ADMIN_TOKEN, Cluster, GUEST, lines_in_background, wait_with_limit};
 
 /// Spawns `args` and collects each stdout line with the time it arrived.
 fn timed_lines(cluster: &Cluster, args: &[&str]) -> (Vec<(Instant, String)>, Instant, i32) {
@@ -178,7 +178,26 @@ fn ctrl_c_ends_a_watch_promptly() {
         ADMIN_TOKEN,
     );
     // The watch is open once the header is printed; stdout stays open until the end.
-    let (mut child, _stdout, _header) = watch_started(&cluster);
+    let mut command = cluster.guest(GUEST, &["get", "pods", "-w"]);
+    // A shell starts a background job with SIGINT ignored, and the host keeps that, as
+    // every program does (it is how `cmd &` survives the terminal's Ctrl-C). A suite run
+    // that way must still send this host a Ctrl-C it acts on.
+    // SAFETY: `signal` is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    stdout.read_line(&mut header).unwrap();
     let sent = Instant::now();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
