@@ -161,10 +161,10 @@ impl ScriptRunner {
     }
 
     /// A runner for `component` alone, on its engine: its linker has only the
-    /// interfaces the component imports. Building the whole linker (all of WASI,
-    /// `wasi:http` and kubewasm: about 250 functions) is a tenth of a warm `host run`,
-    /// and the built-in guest imports less than half of it. An import this host does not
-    /// provide is left out here and reported by [`ScriptRunner::prepare`].
+    /// interfaces the component imports. The whole linker (all of WASI, `wasi:http` and
+    /// kubewasm) took about 0.23 ms of a 4.7 ms warm `host run`, and the built-in guest
+    /// imports 20 of its 31 interfaces (no sockets, no `wasi:http`). An import this host
+    /// does not provide is left out here and reported by [`ScriptRunner::prepare`].
     pub fn for_component(component: &Component) -> anyhow::Result<Self> {
         let engine = component.engine();
         let mut linker = Linker::new(engine);
