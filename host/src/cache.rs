@@ -233,6 +233,10 @@ impl CacheKey {
             Err(e) => return Err(e).with_context(|| format!("failed to read {seal_file:?}")),
         };
         let stamp = FileStamp::of(&file);
+        let sealed_file = SealedFile {
+            file,
+            map: std::sync::OnceLock::new(),
+        };
         let (tag, stamped) = match seal.len() {
             SEAL_LEN => (seal.as_slice(), None),
             STAMPED_SEAL_LEN => (&seal[..SEAL_LEN], Some(&seal[SEAL_LEN..])),
@@ -244,15 +248,8 @@ impl CacheKey {
             && self.stamp_tag("entry", name, stamp, tag) == stamped
         {
             // Checked by identity: a loader maps the file itself, so nothing is mapped here.
-            return Ok(Some(SealedFile {
-                file,
-                map: std::sync::OnceLock::new(),
-            }));
+            return Ok(Some(sealed_file));
         }
-        let sealed_file = SealedFile {
-            file,
-            map: std::sync::OnceLock::new(),
-        };
         let map = sealed_file
             .bytes()
             .with_context(|| format!("failed to map {path:?}"))?;
