@@ -2,7 +2,7 @@
 //! run cleanly.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kubewasm_tests::ServerConfig;
@@ -32,7 +32,16 @@ fn timed(line: String) -> (Instant, String) {
 /// table header, printed once the list is in). Returns the host, the rest of its stdout
 /// (for the test to keep open or close), and that line.
 fn watch_started(cluster: &Cluster) -> (Child, BufReader<ChildStdout>, String) {
-    let mut child = cluster.spawn_guest(&["get", "pods", "-w"], Stdio::piped());
+    watch_started_by(cluster.guest(GUEST, &["get", "pods", "-w"]))
+}
+
+/// [`watch_started`] for a `get pods -w` command the caller has set up.
+fn watch_started_by(mut command: Command) -> (Child, BufReader<ChildStdout>, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -190,14 +199,7 @@ fn ctrl_c_ends_a_watch_promptly() {
             Ok(())
         });
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn host");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut header = String::new();
-    stdout.read_line(&mut header).unwrap();
+    let (mut child, _stdout, _header) = watch_started_by(command);
     let sent = Instant::now();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
