@@ -591,11 +591,7 @@ async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
     tracing::debug!("opening the session");
     let session = Session::open(args.host.session_options()?).await?;
-    let background = match std::env::current_exe() {
-        Ok(exe) => Optimize::InProcess(exe),
-        Err(_) => Optimize::InThread,
-    };
-    let tiered = (!args.optimize_first_run).then_some(background);
+    let tiered = (!args.optimize_first_run).then_some(Optimize::InThisExecutable);
     tracing::debug!("session open; loading {guest_path:?}");
     let guest = session.load(&guest_path, tiered.as_ref())?;
     tracing::debug!("guest loaded and linked; running it");

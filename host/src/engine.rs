@@ -478,22 +478,15 @@ impl ComponentCache {
             }
         };
         match background {
-            Optimize::InThread => {
-                let (cache, engine) = (self.clone(), engine.clone());
-                let (wasm, path) = (guest.bytes()?.to_vec(), guest.path().to_path_buf());
-                let spawned = std::thread::Builder::new()
-                    .name("kubewasm-optimize".into())
-                    .spawn(move || {
-                        lower_thread_priority();
-                        if let Err(e) = cache.optimize(&engine, &winch, &wasm, &path) {
-                            tracing::warn!("background optimization failed: {e:#}");
-                        }
-                    });
-                if let Err(e) = spawned {
-                    tracing::warn!("could not start the background optimization: {e}");
-                }
-            }
+            Optimize::InThread => self.optimize_in_thread(engine, winch, guest)?,
             Optimize::InProcess(exe) => self.spawn_optimizer(exe, &winch, guest),
+            Optimize::InThisExecutable => match std::env::current_exe() {
+                Ok(exe) => self.spawn_optimizer(&exe, &winch, guest),
+                Err(e) => {
+                    tracing::debug!("optimizing in a thread: cannot find this executable: {e}");
+                    self.optimize_in_thread(engine, winch, guest)?;
+                }
+            },
         }
         Ok(component)
     }
@@ -514,6 +507,29 @@ impl ComponentCache {
             self.store(Some(&key), engine, &digest, &compiled);
         }
         self.remove(winch, &digest);
+        Ok(())
+    }
+
+    /// Makes `engine`'s code for `guest` in a low-priority thread of this process.
+    fn optimize_in_thread(
+        &self,
+        engine: &Engine,
+        winch: Engine,
+        guest: &GuestWasm,
+    ) -> anyhow::Result<()> {
+        let (cache, engine) = (self.clone(), engine.clone());
+        let (wasm, path) = (guest.bytes()?.to_vec(), guest.path().to_path_buf());
+        let spawned = std::thread::Builder::new()
+            .name("kubewasm-optimize".into())
+            .spawn(move || {
+                lower_thread_priority();
+                if let Err(e) = cache.optimize(&engine, &winch, &wasm, &path) {
+                    tracing::warn!("background optimization failed: {e:#}");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the background optimization: {e}");
+        }
         Ok(())
     }
 
@@ -692,6 +708,10 @@ pub enum Optimize {
     InThread,
     /// A detached `EXE optimize-cache GUEST.wasm` process (`host run`, which ends soon).
     InProcess(PathBuf),
+    /// [`Optimize::InProcess`] of the running executable, looked up only when a compile
+    /// happens (a warm run does not read `/proc/self/exe`); [`Optimize::InThread`] if it
+    /// cannot be found.
+    InThisExecutable,
 }
 
 /// Compiles `wasm` (read from `path`, for the message) with `engine`.

@@ -74,10 +74,12 @@ pub struct Session {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     allow_precompiled: bool,
-    /// The script runtimes, if their directory could be found.
-    runtimes: Option<RuntimeDir>,
-    /// Why it could not, for the error a script then gets.
-    runtimes_error: Option<String>,
+    /// `--runtime-dir`, if given.
+    runtime_dir: Option<PathBuf>,
+    /// The script runtimes' directory, or why it could not be found (for the error a
+    /// script then gets). Found on first use: a Rust guest's run never needs it, and
+    /// finding `runtimes/` beside the binary reads `/proc/self/exe`.
+    runtimes: std::sync::OnceLock<Result<RuntimeDir, String>>,
 }
 
 /// A guest ready to run any number of times in its [`Session`].
@@ -109,6 +111,11 @@ impl Guest {
         drop(self.staged.take());
         std::mem::forget(self);
     }
+}
+
+/// [`RuntimeDir::locate`], its error kept as the text a script's load reports.
+fn locate_runtimes(explicit: Option<&Path>) -> Result<RuntimeDir, String> {
+    RuntimeDir::locate(explicit).map_err(|e| format!("{e:#}"))
 }
 
 /// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
@@ -187,13 +194,15 @@ impl Session {
         if let Some(dir) = &precompiled {
             trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
         }
-        let (runtimes, runtimes_error) = match RuntimeDir::locate(options.runtime_dir.as_deref()) {
-            Ok(dir) => {
-                trusted.add(TrustedPath::new(dir.path(), "the script runtimes"));
-                (Some(dir), None)
-            }
-            Err(e) => (None, Some(format!("{e:#}"))),
-        };
+        let runtimes = std::sync::OnceLock::new();
+        // Only a grant can reach the runtimes: without one they are found when a script
+        // needs them.
+        if !options.dirs.is_empty()
+            && let Ok(dir) =
+                runtimes.get_or_init(|| locate_runtimes(options.runtime_dir.as_deref()))
+        {
+            trusted.add(TrustedPath::new(dir.path(), "the script runtimes"));
+        }
         trusted.check_all(&options.dirs)?;
 
         // One key for both caches: reading it is a handful of system calls per run.
@@ -237,8 +246,8 @@ impl Session {
             dirs: options.dirs,
             env: options.env,
             allow_precompiled: options.allow_precompiled,
+            runtime_dir: options.runtime_dir,
             runtimes,
-            runtimes_error,
         })
     }
 
@@ -248,13 +257,13 @@ impl Session {
     pub fn load(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
         // A script runs in its language's runtime, which finds it as its program name.
         if let Some(language) = script::classify(path)? {
-            let runtimes = self.runtimes.as_ref().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: cannot find the script runtimes: {}",
-                    path.display(),
-                    self.runtimes_error.as_deref().unwrap_or("unknown")
-                )
-            })?;
+            let runtimes = self
+                .runtimes
+                .get_or_init(|| locate_runtimes(self.runtime_dir.as_deref()))
+                .as_ref()
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: cannot find the script runtimes: {e}", path.display())
+                })?;
             let mut guest = self.load_component(&runtimes.component(language)?, tiered)?;
             let staged = StagedScript::stage(path, &self.dirs)?;
             guest.program = staged.guest_path.clone();
