@@ -308,6 +308,10 @@ pub struct Policy {
     /// Grants the operator did not write but RBAC gives everyone (discovery): checked
     /// after [`Policy::grants`], and never confining or widening the guest's namespace.
     implicit: Vec<Grant>,
+    /// [`Grant::describe`] of each grant, then of each implicit one, rendered once: every
+    /// allowed request carries its grant's text, and rendering a rule for each one took
+    /// about 2% of an embedder's CPU per guest call (BENCHMARKS.md (e)).
+    described: Vec<String>,
     exclusions: &'static [Exclusion],
     kind: PolicyKind,
 }
@@ -315,11 +319,17 @@ pub struct Policy {
 impl Policy {
     /// A policy of the given grants and nothing else: a request no grant allows is denied.
     pub fn new(grants: Vec<Grant>) -> Policy {
+        Policy::assemble(grants, &[], PolicyKind::Rules)
+    }
+
+    /// The policy of `grants`, with their texts rendered, and no implicit grants yet.
+    fn assemble(grants: Vec<Grant>, exclusions: &'static [Exclusion], kind: PolicyKind) -> Policy {
         Policy {
+            described: grants.iter().map(Grant::describe).collect(),
             grants,
             implicit: Vec::new(),
-            exclusions: &[],
-            kind: PolicyKind::Rules,
+            exclusions,
+            kind,
         }
     }
 
@@ -329,11 +339,13 @@ impl Policy {
     /// them). Without it a Role that allows `deployments` could not resolve `deploy`.
     pub fn with_implicit_discovery(mut self) -> Policy {
         if self.kind == PolicyKind::Rules && self.implicit.is_empty() {
-            self.implicit.push(Grant {
+            let grant = Grant {
                 rule: PolicyRule::non_resource(IMPLICIT_DISCOVERY_URLS, &["get"]),
                 scope: Scope::Cluster,
                 source: IMPLICIT_DISCOVERY_SOURCE.to_string(),
-            });
+            };
+            self.described.push(grant.describe());
+            self.implicit.push(grant);
         }
         self
     }
@@ -348,8 +360,8 @@ impl Policy {
     /// rights still apply at the server. The explicit escape hatch (`--policy unrestricted`).
     pub fn unrestricted() -> Policy {
         let source = |i| format!("unrestricted policy rules[{i}]");
-        Policy {
-            grants: vec![
+        Policy::assemble(
+            vec![
                 Grant {
                     rule: PolicyRule::resource(&["*"], &["*"], &["*"]),
                     scope: Scope::Cluster,
@@ -361,10 +373,9 @@ impl Policy {
                     source: source(1),
                 },
             ],
-            implicit: Vec::new(),
-            exclusions: &[],
-            kind: PolicyKind::Unrestricted,
-        }
+            &[],
+            PolicyKind::Unrestricted,
+        )
     }
 
     /// The policy when none is given: `get`, `list`, `watch` on every resource in every
@@ -372,8 +383,8 @@ impl Policy {
     /// `vnc` and `usbredir` subresources (checked before the rules, since RBAC cannot say
     /// "except"); plus GET on [`DISCOVERY_URLS`]. `pods/log` is allowed: logs are read-only.
     pub fn default_read_only() -> Policy {
-        Policy {
-            grants: vec![
+        Policy::assemble(
+            vec![
                 Grant {
                     rule: PolicyRule::resource(&["*"], &["*"], &["get", "list", "watch"]),
                     scope: Scope::Cluster,
@@ -387,10 +398,9 @@ impl Policy {
                     source: "default read-only policy rules[1]".to_string(),
                 },
             ],
-            implicit: Vec::new(),
-            exclusions: DEFAULT_EXCLUSIONS,
-            kind: PolicyKind::DefaultReadOnly,
-        }
+            DEFAULT_EXCLUSIONS,
+            PolicyKind::DefaultReadOnly,
+        )
     }
 
     /// The grants, in the order [`Decision::Allow::rule`] indexes them.
@@ -430,7 +440,7 @@ impl Policy {
         if let Some(exclusion) = self.exclusions.iter().find(|e| e.matches(info)) {
             return denied(format!("{}; {DEFAULT_HINT}", exclusion.reason()));
         }
-        if let Some((rule, grant)) = self
+        if let Some((rule, _)) = self
             .grants
             .iter()
             .chain(&self.implicit)
@@ -439,7 +449,7 @@ impl Policy {
         {
             return Decision::Allow {
                 rule,
-                rule_text: grant.describe(),
+                rule_text: self.described[rule].clone(),
             };
         }
         let mut why = "no rule allows it".to_string();
