@@ -184,6 +184,21 @@ fn untrusted_serving_certificate_fails_the_handshake_before_any_request() {
 }
 
 #[test]
+fn request_work_holds_every_answer_back_at_least_that_long() {
+    let work = Duration::from_millis(30);
+    let s = FakeApiServer::start(ServerConfig {
+        request_work: Some(work),
+        ..fast()
+    })
+    .unwrap();
+    for path in ["/version", "/api/v1/namespaces/demo/pods/demo-00001"] {
+        let started = std::time::Instant::now();
+        assert_eq!(get(&s, path, ADMIN).status, 200);
+        assert!(started.elapsed() >= work, "{path}: {:?}", started.elapsed());
+    }
+}
+
+#[test]
 fn plain_http_acts_like_kubectl_proxy() {
     let s = FakeApiServer::start(ServerConfig {
         tls: false,

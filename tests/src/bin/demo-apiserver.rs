@@ -30,6 +30,10 @@ kube-apiserver v1.36 responses (namespace `demo` with 50 pods, 3 nodes).
   --no-gzip              never gzip responses (by default a response over
                          128 KiB is gzipped when the client accepts gzip, as
                          kube-apiserver does; watches and logs never are)
+  --request-work-us N    work N microseconds (busy) on each request before
+                         answering it, as a real API server does: benchmarks
+                         use it to compare clients at a real server's request
+                         rate (default 0)
 
 The URL is printed on stdout. The server stops on SIGTERM or SIGINT.";
 
@@ -40,6 +44,7 @@ struct Args {
     bulk_pods: Option<usize>,
     watch_churn: Option<usize>,
     gzip: bool,
+    request_work: Option<std::time::Duration>,
 }
 
 fn count(flag: &str, v: &str) -> Result<usize> {
@@ -54,6 +59,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
     let mut bulk_pods = None;
     let mut watch_churn = None;
     let mut gzip = true;
+    let mut request_work = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -86,6 +92,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
                 watch_churn = Some(count("--watch-churn", &value("--watch-churn")?)?)
             }
             "--no-gzip" => gzip = false,
+            "--request-work-us" => {
+                let us = count("--request-work-us", &value("--request-work-us")?)?;
+                request_work = (us > 0).then(|| std::time::Duration::from_micros(us as u64));
+            }
             other => bail!("unknown argument {other:?}"),
         }
     }
@@ -102,6 +112,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
         bulk_pods,
         watch_churn,
         gzip,
+        request_work,
     }))
 }
 
@@ -134,6 +145,7 @@ fn run(args: Args) -> Result<()> {
             bulk_pods: args.bulk_pods.map(BulkPods::new),
             watch_churn: args.watch_churn,
             gzip: args.gzip,
+            request_work: args.request_work,
             ..ServerConfig::default()
         },
     )?;
@@ -256,5 +268,20 @@ mod tests {
         assert!(parse(&["--kubeconfig-out=k", "--watch-churn=5"]).is_err());
         assert!(parse(&["--kubeconfig-out=k", "--bulk-pods=-1"]).is_err());
         assert!(parse(&["--kubeconfig-out=k", "--bulk-pods=99999999"]).is_err());
+    }
+
+    #[test]
+    fn request_work_is_given_in_microseconds_and_zero_means_none() {
+        let work = |v: &[&str]| parse(v).unwrap().unwrap().request_work;
+        assert_eq!(
+            work(&["--kubeconfig-out=k", "--request-work-us=350"]),
+            Some(std::time::Duration::from_micros(350))
+        );
+        assert_eq!(
+            work(&["--kubeconfig-out=k", "--request-work-us", "0"]),
+            None
+        );
+        assert_eq!(work(&["--kubeconfig-out=k"]), None);
+        assert!(parse(&["--kubeconfig-out=k", "--request-work-us=1ms"]).is_err());
     }
 }
