@@ -7,6 +7,8 @@
 //!
 //! Guest "reader" runs with the default read-only policy; guest "confined" with a Role
 //! that only allows reading pods in `demo`, so its `get secrets` is denied by the host.
+//! Its `get pods` runs on an instance made before the call, as a platform that makes the
+//! next call's instance ahead would.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,15 +80,20 @@ async fn main() -> anyhow::Result<()> {
     println!("reader: exit {}", reader?.exit_code());
     println!("confined: exit {}", denied?.exit_code());
 
+    // An instance made before its call (a platform makes the next call's instance while
+    // the current call waits for the API server): the call brings its arguments; the
+    // instance runs once.
     let mut ctx = KubeCtx::builder(credentials.identity.clone(), transport);
     ctx.limits(limits.clone()).policy(confined);
-    let allowed = prepared
-        .run(
-            &guest_env(&["get", "pods", "-n", "demo", "-o", "name"]),
-            ctx.build(),
-            &limits,
-        )
-        .await?;
-    println!("confined, pods: exit {}", allowed.exit_code());
+    let mut ahead = prepared.instantiate(ctx.build(), &limits).await;
+    let pods = guest_env(&["get", "pods", "-n", "demo", "-o", "name"]);
+    println!(
+        "confined, pods: exit {}",
+        ahead.run(&pods).await?.exit_code()
+    );
+    match ahead.run(&pods).await {
+        Ok(outcome) => println!("confined, pods again: ran twice ({outcome:?})"),
+        Err(e) => println!("confined, pods again: {e}"),
+    }
     Ok(())
 }

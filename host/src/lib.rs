@@ -78,5 +78,5 @@ pub fn add_to_linker<T: KubeView + 'static>(
 }
 pub use credentials::{CredentialOptions, Credentials, Identity};
 pub use limits::Limits;
-pub use runner::{DirGrant, GuestEnv, Outcome, ScriptRunner};
+pub use runner::{DirGrant, GuestEnv, Outcome, ReadyGuest, ScriptRunner};
 pub use transport::{ErrorCode, Transport};

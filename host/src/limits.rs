@@ -6,7 +6,7 @@
 //! request) with a message naming the limit and its flag, never the host.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -289,16 +289,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// be reported as the limit it is.
 pub struct GuestLimiter {
     max_memory: usize,
-    hit: Arc<AtomicBool>,
+    hit: bool,
 }
 
 impl GuestLimiter {
-    /// A limiter for `limits`; `hit` is set when the guest asks for more memory.
-    pub fn new(limits: &Limits, hit: Arc<AtomicBool>) -> Self {
+    /// A limiter for `limits`.
+    pub fn new(limits: &Limits) -> Self {
         Self {
             max_memory: limits.max_memory,
-            hit,
+            hit: false,
         }
+    }
+
+    /// Whether the guest has asked for more memory than the limit.
+    pub fn memory_hit(&self) -> bool {
+        self.hit
     }
 }
 
@@ -310,7 +315,7 @@ impl wasmtime::ResourceLimiter for GuestLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_memory {
-            self.hit.store(true, Ordering::Relaxed);
+            self.hit = true;
             return Ok(false);
         }
         Ok(true)

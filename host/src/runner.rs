@@ -7,8 +7,6 @@
 //! reachable only through `kubewasm:client/api` or `wasi:http` (which reaches the API
 //! server and nothing else, through the same policy: [`crate::http`]).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -365,51 +363,53 @@ pub struct PreparedScript {
 }
 
 impl PreparedScript {
-    /// Runs one instance: see [`ScriptRunner::run`].
+    /// Runs one instance: see [`ScriptRunner::run`]. `limits.wall_time` covers the
+    /// instantiation and the run together.
     pub async fn run(
         &self,
         guest_env: &GuestEnv,
         kube: KubeCtx,
         limits: &Limits,
     ) -> anyhow::Result<Outcome> {
+        let mut store = self.new_store(wasi_ctx(guest_env)?, kube, limits);
         let pre = &self.pre;
-        let mut wasi = WasiCtx::builder();
-        wasi.args(&guest_env.args)
-            .envs(&guest_env.env)
-            .inherit_stdio();
-        if let Some(pipe) = &guest_env.stdin {
-            wasi.stdin(pipe.clone());
+        let result = within_wall_time(limits, async {
+            let command = pre.instantiate_async(&mut store).await?;
+            command.wasi_cli_run().call_run(&mut store).await
+        })
+        .await;
+        Ok(outcome(result, &store, limits))
+    }
+
+    /// Instantiates the guest now, to run later with [`ReadyGuest::run`]: a platform that
+    /// starts a fresh instance per call can make the next call's instance while the
+    /// current call waits for the API server, so that a call no longer waits for its
+    /// instantiation. The instance belongs to `kube` (identity, policy, audit) and
+    /// `limits` from now on; its arguments, environment, directories and stdio are the
+    /// run's. It runs once. `limits.wall_time` covers the instantiation and, apart, the
+    /// run.
+    pub async fn instantiate(&self, kube: KubeCtx, limits: &Limits) -> ReadyGuest {
+        let mut store = self.new_store(WasiCtx::builder().build(), kube, limits);
+        let command = within_wall_time(limits, self.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|e| outcome(Err(e), &store, limits));
+        ReadyGuest {
+            store,
+            command: Some(command),
+            limits: limits.clone(),
         }
-        if let Some(pipe) = &guest_env.stdout {
-            wasi.stdout(pipe.clone());
-        }
-        if let Some(pipe) = &guest_env.stderr {
-            wasi.stderr(pipe.clone());
-        }
-        for dir in &guest_env.dirs {
-            let perms = if dir.writable {
-                FsPerms::ReadWrite
-            } else {
-                FsPerms::ReadOnly
-            };
-            wasi.preopened_dir(&dir.host, &dir.guest, perms)
-                .map_err(|e| {
-                    anyhow::Error::from(e).context(format!(
-                        "failed to give the guest the directory {:?}",
-                        dir.host
-                    ))
-                })?;
-        }
-        let wasi = wasi.build();
-        let memory_hit = Arc::new(AtomicBool::new(false));
+    }
+
+    /// A store for one instance: `wasi` and `kube` as its context, `limits` enforced.
+    fn new_store(&self, wasi: WasiCtx, kube: KubeCtx, limits: &Limits) -> Store<ScriptState> {
         let state = ScriptState {
             wasi,
             kube,
             table: ResourceTable::new(),
-            limiter: GuestLimiter::new(limits, memory_hit.clone()),
+            limiter: GuestLimiter::new(limits),
             cpu: CpuMeter::default(),
         };
-        let mut store = Store::new(pre.engine(), state);
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.call_hook(|mut store, hook| {
             store.data_mut().cpu.transition(hook);
@@ -435,42 +435,116 @@ impl PreparedScript {
                 Box::pin(tokio::task::yield_now()),
             ))
         });
+        store
+    }
+}
 
-        let run = async {
-            let command = pre.instantiate_async(&mut store).await?;
-            command.wasi_cli_run().call_run(&mut store).await
+/// A guest instantiated ahead of its run by [`PreparedScript::instantiate`]. Dropping it
+/// frees its instance (with the pooling allocator: resets its slot), which a platform
+/// may do when it has nothing else to do rather than at the end of the call.
+pub struct ReadyGuest {
+    store: Store<ScriptState>,
+    /// The instance, or how instantiating it ended; `None` once it has run.
+    command: Option<Result<wasmtime_wasi::p2::bindings::Command, Outcome>>,
+    limits: Limits,
+}
+
+impl ReadyGuest {
+    /// Runs the instance's `wasi:cli/run` with the arguments, environment, directories
+    /// and stdio of `guest_env`, as [`PreparedScript::run`] does. If instantiating it
+    /// failed (a trap in its start, a limit), that is the outcome. An instance runs once:
+    /// a second call is an error.
+    pub async fn run(&mut self, guest_env: &GuestEnv) -> anyhow::Result<Outcome> {
+        let command = match self.command.take() {
+            Some(Ok(command)) => command,
+            Some(Err(outcome)) => return Ok(outcome),
+            None => anyhow::bail!("this guest instance has already run; instantiate another"),
         };
-        let result = match limits.wall_time {
-            Some(limit) => match tokio::time::timeout(limit, run).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Ok(Outcome::Trapped(LimitExceeded::WallTime(limit).to_string()));
-                }
-            },
-            None => run.await,
+        // The instance has not called the host yet, so nothing holds the placeholder
+        // context it was made with: the run's arguments, directories and stdio take its
+        // place before the guest can ask for them.
+        self.store.data_mut().wasi = wasi_ctx(guest_env)?;
+        self.store.set_epoch_deadline(1);
+        let store = &mut self.store;
+        let result = within_wall_time(&self.limits, command.wasi_cli_run().call_run(store)).await;
+        Ok(outcome(result, &self.store, &self.limits))
+    }
+}
+
+/// The WASI context of `guest_env`: its arguments, environment, directories and stdio.
+fn wasi_ctx(guest_env: &GuestEnv) -> anyhow::Result<WasiCtx> {
+    let mut wasi = WasiCtx::builder();
+    wasi.args(&guest_env.args)
+        .envs(&guest_env.env)
+        .inherit_stdio();
+    if let Some(pipe) = &guest_env.stdin {
+        wasi.stdin(pipe.clone());
+    }
+    if let Some(pipe) = &guest_env.stdout {
+        wasi.stdout(pipe.clone());
+    }
+    if let Some(pipe) = &guest_env.stderr {
+        wasi.stderr(pipe.clone());
+    }
+    for dir in &guest_env.dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
         };
-        Ok(match result {
-            Ok(Ok(())) => Outcome::Exited(0),
-            Ok(Err(())) => Outcome::Exited(1),
-            Err(e) => {
-                if let Some(exit) = e.downcast_ref::<I32Exit>() {
-                    Outcome::Exited(exit.0)
-                } else if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
-                    Outcome::Trapped(limit.to_string())
-                } else if memory_hit.load(Ordering::Relaxed) {
-                    // A failed allocation usually aborts the guest: report the cause.
-                    Outcome::Trapped(
-                        LimitExceeded::Memory(format_bytes(limits.max_memory as u64)).to_string(),
-                    )
-                } else if let Some(trap) = e.downcast_ref::<Trap>() {
-                    // With its wasm backtrace (captured at this log level).
-                    tracing::debug!("the guest trapped: {e:?}");
-                    Outcome::Trapped(format!("the guest trapped: {trap}"))
-                } else {
-                    Outcome::Trapped(format!("the guest failed: {}", first_line(&e)))
-                }
+        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| {
+                anyhow::Error::from(e).context(format!(
+                    "failed to give the guest the directory {:?}",
+                    dir.host
+                ))
+            })?;
+    }
+    Ok(wasi.build())
+}
+
+/// `work` (instantiating or running a guest), stopped at `limits.wall_time`: then it is
+/// an error carrying [`LimitExceeded::WallTime`].
+async fn within_wall_time<T>(
+    limits: &Limits,
+    work: impl std::future::Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    match limits.wall_time {
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::Error::new(LimitExceeded::WallTime(limit))),
+        },
+        None => work.await,
+    }
+}
+
+/// How a guest's instantiation or run ended, from what wasmtime returned.
+fn outcome(
+    result: wasmtime::Result<Result<(), ()>>,
+    store: &Store<ScriptState>,
+    limits: &Limits,
+) -> Outcome {
+    match result {
+        Ok(Ok(())) => Outcome::Exited(0),
+        Ok(Err(())) => Outcome::Exited(1),
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                Outcome::Exited(exit.0)
+            } else if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+                Outcome::Trapped(limit.to_string())
+            } else if store.data().limiter.memory_hit() {
+                // A failed allocation usually aborts the guest: report the cause.
+                Outcome::Trapped(
+                    LimitExceeded::Memory(format_bytes(limits.max_memory as u64)).to_string(),
+                )
+            } else if let Some(trap) = e.downcast_ref::<Trap>() {
+                // With its wasm backtrace (captured at this log level).
+                tracing::debug!("the guest trapped: {e:?}");
+                Outcome::Trapped(format!("the guest trapped: {trap}"))
+            } else {
+                Outcome::Trapped(format!("the guest failed: {}", first_line(&e)))
             }
-        })
+        }
     }
 }
 

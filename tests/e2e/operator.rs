@@ -189,6 +189,40 @@ fn embedding_example_runs_two_guests_with_different_policies() {
         "{out:?}"
     );
     assert!(out.stderr.contains("denied: list secrets"), "{out:?}");
+    // The instance made ahead ran once, with the arguments its call brought.
+    assert!(
+        out.stdout
+            .contains("confined, pods again: this guest instance has already run"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn embedding_benchmark_runs_each_call_on_a_fresh_instance_made_ahead_or_at_the_call() {
+    let cluster = Cluster::admin();
+    let example = crate::harness::host_bin()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("bench_embed");
+    for mode in [None, Some("--at-call")] {
+        let mut cmd = std::process::Command::new(&example);
+        cmd.env("TMPDIR", cluster.home.path())
+            .arg(GUEST)
+            .arg(&cluster.kubeconfig)
+            .arg("20")
+            .args(mode);
+        let out = run(cmd);
+        // Each call checks its guest exited 0 and printed the server's version: a guest
+        // run without its call's arguments prints usage and fails.
+        assert_eq!(out.code(), 0, "{mode:?}: {out:?}");
+        assert!(
+            out.stdout
+                .starts_with("20 instantiations + 1 request each in ")
+                && out.stdout.contains("/s on one thread"),
+            "{mode:?}: {out:?}"
+        );
+    }
 }
 
 #[test]
