@@ -455,15 +455,19 @@ impl ReadyGuest {
     /// failed (a trap in its start, a limit), that is the outcome. An instance runs once:
     /// a second call is an error.
     pub async fn run(&mut self, guest_env: &GuestEnv) -> anyhow::Result<Outcome> {
+        const RAN: &str = "this guest instance has already run; instantiate another";
+        anyhow::ensure!(self.command.is_some(), RAN);
+        // The instance has not called the host yet, so nothing holds the placeholder
+        // context it was made with: the run's arguments, directories and stdio take its
+        // place before the guest can ask for them. (Made before the instance is taken, so
+        // that a directory that cannot be opened leaves it able to run.)
+        let wasi = wasi_ctx(guest_env)?;
         let command = match self.command.take() {
             Some(Ok(command)) => command,
             Some(Err(outcome)) => return Ok(outcome),
-            None => anyhow::bail!("this guest instance has already run; instantiate another"),
+            None => anyhow::bail!(RAN),
         };
-        // The instance has not called the host yet, so nothing holds the placeholder
-        // context it was made with: the run's arguments, directories and stdio take its
-        // place before the guest can ask for them.
-        self.store.data_mut().wasi = wasi_ctx(guest_env)?;
+        self.store.data_mut().wasi = wasi;
         self.store.set_epoch_deadline(1);
         let store = &mut self.store;
         let result = within_wall_time(&self.limits, command.wasi_cli_run().call_run(store)).await;
