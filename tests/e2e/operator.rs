@@ -163,19 +163,24 @@ fn client_certificate_files_that_do_not_exist_name_the_file() {
     assert!(out.stderr.contains("admin.crt"), "{out:?}");
 }
 
-#[test]
-fn embedding_example_runs_two_guests_with_different_policies() {
-    let cluster = Cluster::admin();
+/// The host crate's example `name`, built beside `host`.
+fn example(name: &str) -> std::path::PathBuf {
     let example = crate::harness::host_bin()
         .parent()
         .unwrap()
         .join("examples")
-        .join("two_guests");
+        .join(name);
     assert!(
         example.exists(),
         "{example:?} is built by `cargo test --workspace` (examples are part of the test build)"
     );
-    let mut cmd = std::process::Command::new(example);
+    example
+}
+
+#[test]
+fn embedding_example_runs_two_guests_with_different_policies() {
+    let cluster = Cluster::admin();
+    let mut cmd = std::process::Command::new(example("two_guests"));
     cmd.env("TMPDIR", cluster.home.path())
         .arg(GUEST)
         .arg(&cluster.kubeconfig);
@@ -200,13 +205,8 @@ fn embedding_example_runs_two_guests_with_different_policies() {
 #[test]
 fn embedding_benchmark_runs_each_call_on_a_fresh_instance_made_ahead_or_at_the_call() {
     let cluster = Cluster::admin();
-    let example = crate::harness::host_bin()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("bench_embed");
     for mode in [None, Some("--at-call")] {
-        let mut cmd = std::process::Command::new(&example);
+        let mut cmd = std::process::Command::new(example("bench_embed"));
         cmd.env("TMPDIR", cluster.home.path())
             .arg(GUEST)
             .arg(&cluster.kubeconfig)
@@ -228,12 +228,7 @@ fn embedding_benchmark_runs_each_call_on_a_fresh_instance_made_ahead_or_at_the_c
 #[test]
 fn soak_keeps_every_ordinary_guest_working_beside_hostile_ones() {
     let cluster = Cluster::admin();
-    let example = crate::harness::host_bin()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("soak");
-    let mut cmd = std::process::Command::new(example);
+    let mut cmd = std::process::Command::new(example("soak"));
     // Two seconds per phase, 6 ordinary guests, one hostile guest of each kind.
     cmd.env("TMPDIR", cluster.home.path())
         .arg(GUEST)
