@@ -457,10 +457,11 @@ impl ReadyGuest {
     pub async fn run(&mut self, guest_env: &GuestEnv) -> anyhow::Result<Outcome> {
         const RAN: &str = "this guest instance has already run; instantiate another";
         anyhow::ensure!(self.command.is_some(), RAN);
-        // The instance has not called the host yet, so nothing holds the placeholder
-        // context it was made with: the run's arguments, directories and stdio take its
-        // place before the guest can ask for them. (Made before the instance is taken, so
-        // that a directory that cannot be opened leaves it able to run.)
+        // Until now the instance has had only the placeholder context it was made with
+        // (no arguments, directories or stdio), so a component that runs code while it
+        // is instantiated saw nothing of any call; the run's context takes its place
+        // before the guest runs. (Made before the instance is taken, so that a directory
+        // that cannot be opened leaves it able to run.)
         let wasi = wasi_ctx(guest_env)?;
         let command = match self.command.take() {
             Some(Ok(command)) => command,
