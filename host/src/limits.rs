@@ -301,9 +301,9 @@ impl GuestLimiter {
         }
     }
 
-    /// Whether the guest has asked for more memory than the limit.
-    pub fn memory_hit(&self) -> bool {
-        self.hit
+    /// The memory limit, if the guest has asked for more than it.
+    pub fn memory_exceeded(&self) -> Option<usize> {
+        self.hit.then_some(self.max_memory)
     }
 }
 

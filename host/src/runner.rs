@@ -373,12 +373,12 @@ impl PreparedScript {
     ) -> anyhow::Result<Outcome> {
         let mut store = self.new_store(wasi_ctx(guest_env)?, kube, limits);
         let pre = &self.pre;
-        let result = within_wall_time(limits, async {
+        let result = within_wall_time(limits.wall_time, async {
             let command = pre.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await
         })
         .await;
-        Ok(outcome(result, &store, limits))
+        Ok(outcome(result, &store))
     }
 
     /// Instantiates the guest now, to run later with [`ReadyGuest::run`]: a platform that
@@ -390,13 +390,13 @@ impl PreparedScript {
     /// run.
     pub async fn instantiate(&self, kube: KubeCtx, limits: &Limits) -> ReadyGuest {
         let mut store = self.new_store(WasiCtx::builder().build(), kube, limits);
-        let command = within_wall_time(limits, self.pre.instantiate_async(&mut store))
+        let command = within_wall_time(limits.wall_time, self.pre.instantiate_async(&mut store))
             .await
-            .map_err(|e| outcome(Err(e), &store, limits));
+            .map_err(|e| outcome(Err(e), &store));
         ReadyGuest {
             store,
             command: Some(command),
-            limits: limits.clone(),
+            wall_time: limits.wall_time,
         }
     }
 
@@ -446,7 +446,8 @@ pub struct ReadyGuest {
     store: Store<ScriptState>,
     /// The instance, or how instantiating it ended; `None` once it has run.
     command: Option<Result<wasmtime_wasi::p2::bindings::Command, Outcome>>,
-    limits: Limits,
+    /// `limits.wall_time` of its instantiation, for its run.
+    wall_time: Option<Duration>,
 }
 
 impl ReadyGuest {
@@ -471,8 +472,8 @@ impl ReadyGuest {
         self.store.data_mut().wasi = wasi;
         self.store.set_epoch_deadline(1);
         let store = &mut self.store;
-        let result = within_wall_time(&self.limits, command.wasi_cli_run().call_run(store)).await;
-        Ok(outcome(result, &self.store, &self.limits))
+        let result = within_wall_time(self.wall_time, command.wasi_cli_run().call_run(store)).await;
+        Ok(outcome(result, &self.store))
     }
 }
 
@@ -508,13 +509,13 @@ fn wasi_ctx(guest_env: &GuestEnv) -> anyhow::Result<WasiCtx> {
     Ok(wasi.build())
 }
 
-/// `work` (instantiating or running a guest), stopped at `limits.wall_time`: then it is
-/// an error carrying [`LimitExceeded::WallTime`].
+/// `work` (instantiating or running a guest), stopped at `wall_time` (`--timeout`):
+/// then it is an error carrying [`LimitExceeded::WallTime`].
 async fn within_wall_time<T>(
-    limits: &Limits,
+    wall_time: Option<Duration>,
     work: impl std::future::Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    match limits.wall_time {
+    match wall_time {
         Some(limit) => match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(wasmtime::Error::new(LimitExceeded::WallTime(limit))),
@@ -524,11 +525,7 @@ async fn within_wall_time<T>(
 }
 
 /// How a guest's instantiation or run ended, from what wasmtime returned.
-fn outcome(
-    result: wasmtime::Result<Result<(), ()>>,
-    store: &Store<ScriptState>,
-    limits: &Limits,
-) -> Outcome {
+fn outcome(result: wasmtime::Result<Result<(), ()>>, store: &Store<ScriptState>) -> Outcome {
     match result {
         Ok(Ok(())) => Outcome::Exited(0),
         Ok(Err(())) => Outcome::Exited(1),
@@ -537,11 +534,9 @@ fn outcome(
                 Outcome::Exited(exit.0)
             } else if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
                 Outcome::Trapped(limit.to_string())
-            } else if store.data().limiter.memory_hit() {
+            } else if let Some(max_memory) = store.data().limiter.memory_exceeded() {
                 // A failed allocation usually aborts the guest: report the cause.
-                Outcome::Trapped(
-                    LimitExceeded::Memory(format_bytes(limits.max_memory as u64)).to_string(),
-                )
+                Outcome::Trapped(LimitExceeded::Memory(format_bytes(max_memory as u64)).to_string())
             } else if let Some(trap) = e.downcast_ref::<Trap>() {
                 // With its wasm backtrace (captured at this log level).
                 tracing::debug!("the guest trapped: {e:?}");
