@@ -251,6 +251,19 @@ fn infinite_loop_is_stopped_by_the_cpu_limit() {
 }
 
 #[test]
+fn a_guest_running_past_the_timeout_is_stopped_with_the_limit_named() {
+    let cluster = Cluster::admin();
+    // No CPU limit, so only the wall-clock limit can stop it.
+    let out = adversary(
+        &cluster,
+        &["--cpu-limit", "0", "--timeout", "1s"],
+        &["spin"],
+    );
+    assert_eq!(out.code(), 134, "{out:?}");
+    assert!(out.stderr.contains("--timeout"), "{out:?}");
+}
+
+#[test]
 fn huge_response_is_cut_off_with_the_limit_named() {
     let cluster = Cluster::admin();
     let line = adversary_line(
