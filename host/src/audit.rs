@@ -159,7 +159,7 @@ pub struct AuditRecord {
     pub status: Option<u16>,
     /// The HTTP version the server answered with (`HTTP/2.0`, `HTTP/1.1`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_version: Option<String>,
+    pub http_version: Option<&'static str>,
     /// Response body bytes the guest received.
     pub bytes: u64,
     /// Milliseconds from the request until its body was finished or dropped.
@@ -178,9 +178,16 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// Sets `duration_ms` from the time elapsed since `start`.
+    /// Ends the record of a request made `elapsed` ago: sets `duration_ms`, and `time`
+    /// unless it is set. The host starts a request's record with no time and has it
+    /// written here, when the record is about to be written: a host that audits nothing
+    /// then formats no time per request.
     pub fn finish(&mut self, elapsed: Duration) {
         self.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        if self.time.is_empty() {
+            let now = SystemTime::now();
+            self.time = rfc3339(now.checked_sub(elapsed).unwrap_or(now));
+        }
     }
 }
 
@@ -321,7 +328,12 @@ impl Drop for FailureAudit {
 
 /// The current time as RFC 3339 in UTC with millisecond precision.
 pub fn now_rfc3339() -> String {
-    let now = SystemTime::now()
+    rfc3339(SystemTime::now())
+}
+
+/// `time` as RFC 3339 in UTC with millisecond precision.
+fn rfc3339(time: SystemTime) -> String {
+    let now = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs() as i64;
@@ -353,6 +365,29 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_without_a_time_is_given_the_time_its_request_was_made() {
+        let mut record = AuditRecord::default();
+        let before = now_rfc3339();
+        record.finish(Duration::from_secs(3600));
+        let after = now_rfc3339();
+        assert_eq!(record.duration_ms, 3_600_000);
+        // An hour before now, not now: the time the request was made.
+        assert!(
+            record.time < before,
+            "{} should be before {before}",
+            record.time
+        );
+        assert_eq!(record.time.len(), after.len());
+        // A record that has a time keeps it.
+        let mut timed = AuditRecord {
+            time: "2026-01-01T00:00:00.000Z".into(),
+            ..AuditRecord::default()
+        };
+        timed.finish(Duration::from_millis(5));
+        assert_eq!(timed.time, "2026-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn civil_dates_match_known_days() {

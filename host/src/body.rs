@@ -16,14 +16,13 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt as _;
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use wasmtime_wasi_io::async_trait;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, StreamError, StreamResult};
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::limits::{StreamSlot, format_bytes};
-use crate::transport::ErrorCode;
+use crate::transport::{ErrorCode, ResponseBody};
 
 /// How many bytes of frames that have already arrived one read may take together (the
 /// guest asks for 64 KiB at a time).
@@ -42,7 +41,7 @@ enum State {
 /// `--max-streams` slot until it is dropped, and writes the request's audit record when
 /// it ends or is dropped, since only then are the byte count and duration known.
 pub struct MeteredBody {
-    body: UnsyncBoxBody<Bytes, kube::Error>,
+    body: ResponseBody,
     server: String,
     /// Bytes received so far.
     received: u64,
@@ -61,12 +60,9 @@ pub struct MeteredBody {
 
 impl MeteredBody {
     /// Wraps a response body from `server` (named in error messages).
-    pub fn new(
-        body: impl http_body::Body<Data = Bytes, Error = kube::Error> + Send + 'static,
-        server: &str,
-    ) -> Self {
+    pub fn new(body: ResponseBody, server: &str) -> Self {
         Self {
-            body: body.boxed_unsync(),
+            body,
             server: server.to_string(),
             received: 0,
             max_bytes: None,
@@ -312,7 +308,10 @@ mod tests {
     /// A body whose frames the test sends when it wants.
     fn body() -> (Sender, MeteredBody) {
         let (tx, rx) = mpsc::unbounded();
-        let body = MeteredBody::new(http_body_util::StreamBody::new(rx), "https://k8s.test");
+        let body = MeteredBody::new(
+            http_body_util::StreamBody::new(rx).boxed_unsync(),
+            "https://k8s.test",
+        );
         (tx, body)
     }
 

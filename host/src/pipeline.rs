@@ -19,7 +19,7 @@ use http::Request;
 use http_body_util::BodyExt;
 use kube::client::Body;
 
-use crate::audit::{AuditLog, AuditRecord, FailureAudit, now_rfc3339};
+use crate::audit::{AuditLog, AuditRecord, FailureAudit};
 use crate::body::{COALESCE, MeteredBody};
 use crate::discovery::{CachedResponse, DiscoveryCache, MAX_CACHED_BODY};
 use crate::limits::{
@@ -28,7 +28,7 @@ use crate::limits::{
 use crate::policy::{Decision, Policy, RequestInfo};
 use crate::reauth::Reauthenticated;
 use crate::sanitize;
-use crate::transport::{ErrorCode, HTTP2_STREAM_WINDOW, Transport};
+use crate::transport::{ErrorCode, HTTP2_STREAM_WINDOW, ResponseBody, Transport};
 
 /// The shared state of one guest's requests: the connection, the policy, the audit log,
 /// the limits and their counters. Both doors of a guest hold the same one, so a stream
@@ -81,8 +81,8 @@ impl PendingAudit {
             Some((cut, _)) => format!("{}... ({} bytes)", &path[..cut], path.len()),
             None => path.to_string(),
         };
+        // Its time is written when the record is (`AuditRecord::finish`).
         let record = AuditRecord {
-            time: now_rfc3339(),
             verb: method.to_lowercase(),
             path,
             decision: "allow",
@@ -96,7 +96,7 @@ impl PendingAudit {
 struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
-    body: Body,
+    body: ResponseBody,
 }
 
 /// An answer and what handing it to the guest needs: whether it is a stream meant to
@@ -129,7 +129,7 @@ impl DiscoveryLookup {
         Some(Answer {
             status: 200,
             headers: vec![("content-type".to_string(), hit.content_type)],
-            body: Body::from(hit.body),
+            body: Body::from(hit.body).boxed_unsync(),
         })
     }
 
@@ -154,7 +154,7 @@ impl DiscoveryLookup {
         };
         self.cache.put(&self.path, &self.accept, &response);
         Ok(Answer {
-            body: Body::from(response.body),
+            body: Body::from(response.body).boxed_unsync(),
             ..answer
         })
     }
@@ -322,7 +322,7 @@ impl Pipeline {
                 )
             })
             .collect();
-        record.http_version = Some(format!("{:?}", parts.version));
+        record.http_version = Some(version_name(parts.version));
         if parts.extensions.get::<Reauthenticated>().is_some() {
             record
                 .reason
@@ -440,6 +440,19 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// An HTTP version as the audit log names it (`HTTP/2.0`), without formatting one per
+/// request.
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
+    }
+}
+
 /// Checks a guest request's headers and turns it into an HTTP request for the transport
 /// (its path was checked by [`RequestInfo::parse`]).
 fn build_request(request: GuestRequest) -> Result<Request<Body>, ErrorCode> {
@@ -462,6 +475,19 @@ fn build_request(request: GuestRequest) -> Result<Request<Body>, ErrorCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_versions_are_named_as_http_formats_them() {
+        for version in [
+            http::Version::HTTP_09,
+            http::Version::HTTP_10,
+            http::Version::HTTP_11,
+            http::Version::HTTP_2,
+            http::Version::HTTP_3,
+        ] {
+            assert_eq!(version_name(version), format!("{version:?}"));
+        }
+    }
 
     #[test]
     fn boolean_query_params_are_read_as_the_server_reads_them() {

@@ -26,9 +26,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response, Uri};
+use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::client::legacy::connect::HttpConnector;
 use kube::client::Body;
+use tower::BoxError;
+use tower::util::BoxCloneSyncService;
 
 use crate::credentials::Credentials;
 use crate::reauth::{ReauthLayer, RefreshError, describe_credential_error};
@@ -62,10 +67,18 @@ pub enum ErrorCode {
     Internal(Option<String>),
 }
 
+/// A response body as the transport hands it on: decoded (gzip), its errors in
+/// kube-client's type.
+pub type ResponseBody = UnsyncBoxBody<Bytes, kube::Error>;
+
+/// The layers a request goes through (base URI, decompression, credential, extra
+/// headers, hyper's pooled client), type-erased.
+type Layers = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, BoxError>;
+
 /// A connection (pool) to one API server with one credential.
 #[derive(Clone)]
 pub struct Transport {
-    client: kube::Client,
+    layers: Layers,
     connector: EarlyConnector<Connector>,
     cluster_url: Uri,
     server: String,
@@ -75,7 +88,7 @@ pub struct Transport {
 impl Transport {
     /// Builds the client for `credentials`. No connection is made yet.
     pub fn new(credentials: &Credentials) -> anyhow::Result<Self> {
-        let (client, connector) = build_client(&credentials.config).map_err(|e| {
+        let (layers, connector) = build_client(&credentials.config).map_err(|e| {
             anyhow::anyhow!(
                 "failed to set up the connection to {}: {}",
                 credentials.identity.server,
@@ -83,7 +96,7 @@ impl Transport {
             )
         })?;
         Ok(Self {
-            client,
+            layers,
             connector,
             cluster_url: credentials.config.cluster_url.clone(),
             server: credentials.identity.server.clone(),
@@ -109,11 +122,16 @@ impl Transport {
     /// the response head with a streaming body.
     /// A request that already has an `Accept-Encoding` (watches ask for `identity`) keeps
     /// it; any other asks for gzip.
-    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ErrorCode> {
-        self.client
-            .send(request)
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<ResponseBody>, ErrorCode> {
+        use tower::ServiceExt as _;
+        // Each request drives its own clone of the layers: every layer is ready at once
+        // (none holds back requests), so kube::Client's `Buffer`, a task every request
+        // would pass through and back, is not needed.
+        self.layers
+            .clone()
+            .oneshot(request)
             .await
-            .map_err(|e| self.classify(&e))
+            .map_err(|e| self.classify(&kube_error(e)))
     }
 
     /// Maps a kube-client error to an [`ErrorCode`] with a plain-words message.
@@ -326,12 +344,22 @@ where
     }
 }
 
+/// A request's error as kube-client's `Client::send` reports it: an error a layer made
+/// (the credential's) as itself, hyper's as `HyperError`, any other as `Service`.
+fn kube_error(err: BoxError) -> kube::Error {
+    err.downcast::<kube::Error>()
+        .map(|e| *e)
+        .or_else(|err| {
+            err.downcast::<hyper::Error>()
+                .map(|e| kube::Error::HyperError(*e))
+        })
+        .unwrap_or_else(kube::Error::Service)
+}
+
 /// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
 /// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1); and the connector, for
 /// [`Transport::preconnect`].
-fn build_client(
-    config: &kube::Config,
-) -> Result<(kube::Client, EarlyConnector<Connector>), kube::Error> {
+fn build_client(config: &kube::Config) -> Result<(Layers, EarlyConnector<Connector>), kube::Error> {
     use kube::client::ConfigExt;
     use tower::ServiceExt as _;
 
@@ -376,11 +404,11 @@ fn build_client(
         .layer(decompression)
         .layer(ReauthLayer::new(config)?)
         .layer(config.extra_headers_layer()?)
-        .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }));
-    Ok((
-        kube::Client::new(service, config.default_namespace.clone()),
-        connector,
-    ))
+        .service(hyper.map_err(|e| -> Box<dyn StdError + Send + Sync> { Box::new(e) }))
+        .map_response(|response| {
+            response.map(|body| body.map_err(kube::Error::Service).boxed_unsync())
+        });
+    Ok((BoxCloneSyncService::new(service), connector))
 }
 
 /// The first error of type `T` in `err`'s source chain, also looking inside the
