@@ -76,7 +76,10 @@ async fn main() -> anyhow::Result<()> {
     let check = |outcome: Outcome, stdout: &MemoryOutputPipe| {
         anyhow::ensure!(outcome.exit_code() == 0, "guest failed: {outcome:?}");
         anyhow::ensure!(
-            String::from_utf8_lossy(&stdout.contents()).contains("\"gitVersion\""),
+            stdout
+                .contents()
+                .windows(b"\"gitVersion\"".len())
+                .any(|w| w == b"\"gitVersion\""),
             "the guest did not print the server's version"
         );
         Ok(())
@@ -96,12 +99,9 @@ async fn main() -> anyhow::Result<()> {
         let last = spent.take();
         let env = guest_env(&stdout);
         let (outcome, upcoming) = tokio::join!(guest.run(&env), async {
-            // Only once the guest's request has gone out. It takes the guest's side two
-            // turns to hand it over: the first to the client's buffer task, which sends
-            // back the response future, the second to poll that future, which wakes the
-            // connection's task. Each yield here waits for one turn, and the connection's
-            // task writes the request before this side runs again.
-            tokio::task::yield_now().await;
+            // Only once the guest's request has gone out: the guest's side hands it to
+            // the connection's task and waits, and this yield lets that task write it
+            // before this side runs again.
             tokio::task::yield_now().await;
             drop(last);
             prepared.instantiate(kube(), &limits).await

@@ -18,7 +18,7 @@ use wasmtime_wasi::p2::bindings::{CommandPre, cli, clocks, filesystem, random, s
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_io::bindings::wasi::io;
 
 use crate::api::{KubeCtx, KubeCtxView, KubeView};
@@ -371,7 +371,7 @@ impl PreparedScript {
         kube: KubeCtx,
         limits: &Limits,
     ) -> anyhow::Result<Outcome> {
-        let mut store = self.new_store(wasi_ctx(guest_env)?, kube, limits);
+        let mut store = self.new_store(wasi_ctx(WasiCtx::builder(), guest_env)?, kube, limits);
         let pre = &self.pre;
         let result = within_wall_time(limits.wall_time, async {
             let command = pre.instantiate_async(&mut store).await?;
@@ -397,6 +397,7 @@ impl PreparedScript {
             store,
             command: Some(command),
             wall_time: limits.wall_time,
+            context: Some(WasiCtx::builder()),
         }
     }
 
@@ -448,6 +449,9 @@ pub struct ReadyGuest {
     command: Option<Result<wasmtime_wasi::p2::bindings::Command, Outcome>>,
     /// `limits.wall_time` of its instantiation, for its run.
     wall_time: Option<Duration>,
+    /// The run's WASI context, begun ahead too: a new builder seeds its random number
+    /// generators from the system, which is work a call need not wait for.
+    context: Option<WasiCtxBuilder>,
 }
 
 impl ReadyGuest {
@@ -463,7 +467,8 @@ impl ReadyGuest {
         // is instantiated saw nothing of any call; the run's context takes its place
         // before the guest runs. (Made before the instance is taken, so that a directory
         // that cannot be opened leaves it able to run.)
-        let wasi = wasi_ctx(guest_env)?;
+        let builder = self.context.take().unwrap_or_else(WasiCtx::builder);
+        let wasi = wasi_ctx(builder, guest_env)?;
         let command = match self.command.take() {
             Some(Ok(command)) => command,
             Some(Err(outcome)) => return Ok(outcome),
@@ -477,9 +482,9 @@ impl ReadyGuest {
     }
 }
 
-/// The WASI context of `guest_env`: its arguments, environment, directories and stdio.
-fn wasi_ctx(guest_env: &GuestEnv) -> anyhow::Result<WasiCtx> {
-    let mut wasi = WasiCtx::builder();
+/// The WASI context of `guest_env`, built on a new `wasi` builder: its arguments,
+/// environment, directories and stdio.
+fn wasi_ctx(mut wasi: WasiCtxBuilder, guest_env: &GuestEnv) -> anyhow::Result<WasiCtx> {
     wasi.args(&guest_env.args)
         .envs(&guest_env.env)
         .inherit_stdio();
