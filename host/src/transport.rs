@@ -5,7 +5,9 @@
 //! (bearer token, token file re-read on rotation, exec plugin), the base-URI layer. This
 //! module assembles them over hyper's pooled client with HTTP/2 offered by ALPN: kube's own
 //! `Client` speaks only HTTP/1.1 (kube#1923), while client-go uses h2, which lets many
-//! watches and log streams share one connection. The auth layer is wrapped by
+//! watches and log streams share one connection. Requests go through the layers directly,
+//! without kube's `Client`, whose buffer task would add two task switches to each. The
+//! auth layer is wrapped by
 //! [`crate::reauth`], so that a 401 refreshes a token file or exec plugin credential and
 //! replays the request, as client-go refreshes. Nothing here follows redirects, so the
 //! credential cannot be sent to another host.
