@@ -7,7 +7,7 @@
 //! [`Session`] as `host run` would: the same policy, limits and audit log, one shared
 //! `--qps` budget, and nothing carried over but the host's caches. So the boundary is the
 //! policy, request by request, never a reading of the agent's command line:
-//! - a tool's `readOnlyHint`/`destructiveHint` come from [`Policy::effect`];
+//! - a tool's `readOnlyHint`/`destructiveHint` come from [`Policy::effect`](crate::policy::Policy::effect);
 //! - a refused request ends the call as a tool error whose text has the reason and the
 //!   RBAC rule that would allow it (the guest prints the host's `denied` error);
 //! - no tool, resource or prompt shows the credential: an agent learns at most what
