@@ -95,10 +95,13 @@ echo "(bench_embed makes each call's instance while the call before waits for th
 echo "with --at-call, when the call starts)"
 n=${BENCH_EMBED_N:-2000}
 embedding() {  # KUBECONFIG: medians of the printed rates, the commands alternating
+    # kube-rs's loop is the yardstick (HTTP/1.1, kube-client's only protocol); its layers
+    # over HTTP/2, which the host and client-go speak, show what the protocol costs.
     python3 benches/rates.py "${BENCH_EMBED_ROUNDS:-12}" \
         "$bin/bench_embed $guest $1 $n" \
         "$bin/bench_embed $guest $1 $n --at-call" \
-        "$bin/kube_rs_peer $1 version-loop default $n"
+        "$bin/kube_rs_peer $1 version-loop default $n" \
+        "$bin/kube_rs_peer $1 version-loop-h2 default $n"
 }
 embedding "$kubeconfig"
 if [ -z "${BENCH_KUBECONFIG:-}" ]; then

@@ -14,7 +14,11 @@
 //!   the first N events, then stop;
 //! - `version`: `GET /version` and print the server's gitVersion (the warm-start yardstick);
 //! - `version-loop N`: N sequential `GET /version` over one client, then print
-//!   `N requests in S s = R/s on one thread` (the embedding yardstick).
+//!   `N requests in S s = R/s on one thread` (the embedding yardstick);
+//! - `version-loop-h2 N`: the same over HTTP/2, which kube-client does not offer (it
+//!   speaks HTTP/1.1 only) but client-go and the host speak: kube-client's own layers
+//!   (base URI, gzip, credential, extra headers) over hyper's pooled client with h2
+//!   offered by ALPN.
 
 use std::io::Write;
 
@@ -29,13 +33,17 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kubeconfig, job, namespace, rest @ ..] = args.as_slice() else {
         bail!(
-            "usage: kube_rs_peer KUBECONFIG list-json|list-names|watch-names|version|version-loop NAMESPACE [N]"
+            "usage: kube_rs_peer KUBECONFIG list-json|list-names|watch-names|version|version-loop|version-loop-h2 NAMESPACE [N]"
         );
     };
     let kubeconfig = Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
     let config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    let client = kube::Client::try_from(config)?;
+    let client = if job == "version-loop-h2" {
+        http2_client(&config)?
+    } else {
+        kube::Client::try_from(config)?
+    };
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match job.as_str() {
@@ -79,7 +87,7 @@ async fn main() -> Result<()> {
             let info = client.apiserver_version().await?;
             writeln!(out, "Server Version: {}", info.git_version)?;
         }
-        "version-loop" => {
+        "version-loop" | "version-loop-h2" => {
             let n: u32 = rest
                 .first()
                 .context("version-loop needs N")?
@@ -100,4 +108,33 @@ async fn main() -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// kube-client's layers (as `Client::try_from` stacks them, without its tracing and
+/// timeouts) over hyper's pooled client offering HTTP/2 and HTTP/1.1 by ALPN.
+fn http2_client(config: &kube::Config) -> Result<kube::Client> {
+    use kube::client::ConfigExt;
+    use tower::ServiceExt as _;
+
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.rustls_client_config()?)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, kube::client::Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .layer(
+            tower_http::decompression::DecompressionLayer::new()
+                .no_br()
+                .no_deflate()
+                .no_zstd()
+                .gzip(!config.disable_compression),
+        )
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .service(hyper.map_err(tower::BoxError::from));
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
 }

@@ -226,6 +226,30 @@ fn embedding_benchmark_runs_each_call_on_a_fresh_instance_made_ahead_or_at_the_c
 }
 
 #[test]
+fn kube_rs_yardstick_loops_send_their_requests_over_http1_and_http2() {
+    let cluster = Cluster::admin();
+    for (job, version) in [
+        ("version-loop", http::Version::HTTP_11),
+        ("version-loop-h2", http::Version::HTTP_2),
+    ] {
+        let before = cluster.server.requests().len();
+        let mut cmd = std::process::Command::new(example("kube_rs_peer"));
+        cmd.arg(&cluster.kubeconfig).args([job, "default", "5"]);
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{job}: {out:?}");
+        assert!(
+            out.stdout.starts_with("5 requests in ") && out.stdout.contains("/s on one thread"),
+            "{job}: {out:?}"
+        );
+        let sent: Vec<_> = cluster.server.requests()[before..]
+            .iter()
+            .map(|r| (r.path_and_query.clone(), r.http_version))
+            .collect();
+        assert_eq!(sent, vec![("/version".to_string(), version); 5], "{job}");
+    }
+}
+
+#[test]
 fn soak_keeps_every_ordinary_guest_working_beside_hostile_ones() {
     let cluster = Cluster::admin();
     let mut cmd = std::process::Command::new(example("soak"));

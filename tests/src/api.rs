@@ -363,6 +363,7 @@ where
                 headers: headers.clone(),
                 body: body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
                 response_gzipped: false,
+                http_version: parts.version,
             });
             Some(log.len() - 1)
         }

@@ -132,6 +132,9 @@ pub struct RecordedRequest {
     pub body: Vec<u8>,
     /// The response body was sent gzip-compressed (`Content-Encoding: gzip`).
     pub response_gzipped: bool,
+    /// The HTTP version the request came over (`HTTP/2.0` when the client took h2 by
+    /// ALPN, `HTTP/1.1` otherwise).
+    pub http_version: http::Version,
 }
 
 impl RecordedRequest {
