@@ -79,4 +79,4 @@ pub fn add_to_linker<T: KubeView + 'static>(
 pub use credentials::{CredentialOptions, Credentials, Identity};
 pub use limits::Limits;
 pub use runner::{DirGrant, GuestEnv, Outcome, ReadyGuest, ScriptRunner};
-pub use transport::{ErrorCode, Transport};
+pub use transport::{ErrorCode, Transport, TransportOptions};

@@ -198,6 +198,7 @@ impl Pipeline {
         let mut slot = self.streams.acquire().map_err(ErrorCode::LimitExceeded)?;
         // What the host may buffer for the body while the guest leaves it unread: one
         // HTTP/2 stream window, the body's read-ahead and its pending audit record.
+        // (With HTTP/2 off, hyper's HTTP/1.1 read buffer, at most 408 KiB, is less.)
         let buffered = u64::from(HTTP2_STREAM_WINDOW)
             + COALESCE as u64
             + (record.path.len() + record.reason.len() + AUDIT_RECORD_OVERHEAD) as u64;

@@ -5,12 +5,12 @@
 //! (bearer token, token file re-read on rotation, exec plugin), the base-URI layer. This
 //! module assembles them over hyper's pooled client with HTTP/2 offered by ALPN: kube's own
 //! `Client` speaks only HTTP/1.1 (kube#1923), while client-go uses h2, which lets many
-//! watches and log streams share one connection. Requests go through the layers directly,
-//! without kube's `Client`, whose buffer task would add two task switches to each. The
-//! auth layer is wrapped by
-//! [`crate::reauth`], so that a 401 refreshes a token file or exec plugin credential and
-//! replays the request, as client-go refreshes. Nothing here follows redirects, so the
-//! credential cannot be sent to another host.
+//! watches and log streams share one connection (`DISABLE_HTTP2`, client-go's switch, turns
+//! it off: [`TransportOptions`]). Requests go through the layers directly, without
+//! kube's `Client`, whose buffer task would add two task switches to each. The auth layer
+//! is wrapped by [`crate::reauth`], so that a 401 refreshes a token file or exec plugin
+//! credential and replays the request, as client-go refreshes. Nothing here follows
+//! redirects, so the credential cannot be sent to another host.
 //!
 //! Failures become the WIT `error-code` with messages a person can act on: an unknown CA
 //! says which server and which CA, not a rustls enum.
@@ -87,10 +87,52 @@ pub struct Transport {
     ca_source: Option<String>,
 }
 
+/// How the transport talks to the server, beyond what the credential says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// Offer HTTP/2 by ALPN (the default, as client-go does): every request shares one
+    /// connection. Off: HTTP/1.1 only, one connection per request in flight, as
+    /// kube-rs; for proxies and load balancers that mishandle HTTP/2.
+    pub http2: bool,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self { http2: true }
+    }
+}
+
+impl TransportOptions {
+    /// The default, with HTTP/2 turned off when the environment variable
+    /// [`DISABLE_HTTP2_ENV`] is set to anything but an empty string: the same switch, and
+    /// the same name, as client-go's (so as kubectl's).
+    pub fn from_env() -> Self {
+        Self {
+            http2: std::env::var_os(DISABLE_HTTP2_ENV).is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+/// The environment variable that turns HTTP/2 off ([`TransportOptions::from_env`]).
+pub const DISABLE_HTTP2_ENV: &str = "DISABLE_HTTP2";
+
 impl Transport {
-    /// Builds the client for `credentials`. No connection is made yet.
+    /// Builds the client for `credentials`, with HTTP/2 unless the environment says
+    /// otherwise ([`TransportOptions::from_env`]). No connection is made yet.
     pub fn new(credentials: &Credentials) -> anyhow::Result<Self> {
-        let (layers, connector) = build_client(&credentials.config).map_err(|e| {
+        let options = TransportOptions::from_env();
+        if !options.http2 {
+            tracing::debug!("{DISABLE_HTTP2_ENV} is set: HTTP/1.1 only");
+        }
+        Self::with_options(credentials, &options)
+    }
+
+    /// Builds the client for `credentials` as `options` say. No connection is made yet.
+    pub fn with_options(
+        credentials: &Credentials,
+        options: &TransportOptions,
+    ) -> anyhow::Result<Self> {
+        let (layers, connector) = build_client(&credentials.config, options).map_err(|e| {
             anyhow::anyhow!(
                 "failed to set up the connection to {}: {}",
                 credentials.identity.server,
@@ -358,10 +400,13 @@ fn kube_error(err: BoxError) -> kube::Error {
         .unwrap_or_else(kube::Error::Service)
 }
 
-/// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 and
-/// HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1); and the connector, for
-/// [`Transport::preconnect`].
-fn build_client(config: &kube::Config) -> Result<(Layers, EarlyConnector<Connector>), kube::Error> {
+/// kube-client's TLS, auth and base-URI layers over hyper's client, offering HTTP/2 (if
+/// `options` allow) and HTTP/1.1 by ALPN (plain `http://` servers get HTTP/1.1); and the
+/// connector, for [`Transport::preconnect`].
+fn build_client(
+    config: &kube::Config,
+    options: &TransportOptions,
+) -> Result<(Layers, EarlyConnector<Connector>), kube::Error> {
     use kube::client::ConfigExt;
     use tower::ServiceExt as _;
 
@@ -381,7 +426,11 @@ fn build_client(config: &kube::Config) -> Result<(Layers, EarlyConnector<Connect
         })?;
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
-    let connector = EarlyConnector::new(https.enable_http1().enable_http2().wrap_connector(http));
+    let connector = EarlyConnector::new(if options.http2 {
+        https.enable_http1().enable_http2().wrap_connector(http)
+    } else {
+        https.enable_http1().wrap_connector(http)
+    });
     // Every request of the host (every guest's, for an embedder) shares one HTTP/2
     // connection. hyper's 5 MiB connection window would let three bodies a guest leaves
     // unread (2 MiB stream window each) stop the data of every other request; Go's

@@ -93,6 +93,34 @@ fn kubeconfig_bearer_token_reaches_server_and_token_stays_in_host() {
 }
 
 #[test]
+fn requests_go_over_http2_unless_disable_http2_is_set_as_client_go_reads_it() {
+    let cluster = Cluster::admin();
+    // client-go turns HTTP/2 off for any non-empty value, and only then.
+    for (value, version) in [
+        (None, http::Version::HTTP_2),
+        (Some(""), http::Version::HTTP_2),
+        (Some("1"), http::Version::HTTP_11),
+        (Some("true"), http::Version::HTTP_11),
+    ] {
+        let before = cluster.server.requests().len();
+        let mut cmd = cluster.guest(GUEST, &["get", "pods"]);
+        if let Some(value) = value {
+            cmd.env("DISABLE_HTTP2", value);
+        }
+        assert_lists_demo_pods(&run(cmd));
+        let versions: Vec<_> = cluster.server.requests()[before..]
+            .iter()
+            .map(|r| (r.path_and_query.clone(), r.http_version))
+            .collect();
+        assert!(!versions.is_empty(), "DISABLE_HTTP2={value:?}: no request");
+        assert!(
+            versions.iter().all(|(_, v)| *v == version),
+            "DISABLE_HTTP2={value:?}: {versions:?}"
+        );
+    }
+}
+
+#[test]
 fn kubeconfig_token_file_is_read_by_the_host() {
     let server = server();
     let home = tempfile::tempdir().unwrap();
