@@ -16,18 +16,21 @@ import sys
 import time
 from datetime import datetime
 
-# The host's debug lines, and hyper's and h2's for the connection, in the order they
-# usually come.
+# The host's debug lines, and hyper's and h2's for the connection. Where the process may
+# use a second CPU, the engine is made and the guest loaded there ("engine created",
+# "component loaded") while the session reads the credential and connects; on one CPU,
+# the session makes the engine ("making the engine") and `host run` then loads the guest.
 STEPS = [
     ("opening the session", "opening the session"),
     ("connecting to", "TCP connect started (early connection)"),
     ("connected to", "TCP connected"),
-    ("making the engine", "engine creation starts"),
+    ("making the engine", "engine creation starts (one CPU)"),
     ("engine created", "Engine::new done"),
-    ("engine made", "epoch thread started: engine made"),
-    ("session open", "session open (credential read, engine ready)"),
     ("component loaded", "component loaded"),
-    ("guest loaded", "linker of its imports built, imports resolved"),
+    ("waiting for the engine", "the session waits for the engine and guest (two CPUs)"),
+    ("engine made", "engine made (and the guest loaded, on two CPUs)"),
+    ("session open", "session open (credential read, engine ready)"),
+    ("guest loaded", "the guest's imports resolved, about to run it"),
     ("binding client connection", "first request takes the connection"),
     ("guest finished", "guest finished"),
 ]

@@ -279,6 +279,7 @@ impl HostArgs {
             precompiled: self.precompiled.clone(),
             allow_precompiled: self.allow_precompiled,
             runtime_dir: self.runtime_dir.clone(),
+            preload: None,
         })
     }
 }
@@ -589,9 +590,13 @@ fn policy_check(
 
 async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let (guest_path, guest_args) = args.take_command()?;
-    tracing::debug!("opening the session");
-    let session = Session::open(args.host.session_options()?).await?;
     let tiered = (!args.optimize_first_run).then_some(Optimize::InThisExecutable);
+    let options = SessionOptions {
+        preload: Some((guest_path.clone(), tiered.clone())),
+        ..args.host.session_options()?
+    };
+    tracing::debug!("opening the session");
+    let session = Session::open(options).await?;
     tracing::debug!("session open; loading {guest_path:?}");
     let guest = session.load(&guest_path, tiered.as_ref())?;
     tracing::debug!("guest loaded and linked; running it");

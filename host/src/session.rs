@@ -55,6 +55,11 @@ pub struct SessionOptions {
     /// `--runtime-dir`: where the script runtimes are (default: `runtimes/` beside the
     /// host binary).
     pub runtime_dir: Option<PathBuf>,
+    /// The guest the caller will [`Session::load`] next, and how (its `tiered`): where
+    /// the process may use another CPU, the engine is made and this guest loaded there
+    /// while the session reads the credential and connects, instead of after. `host run`
+    /// sets it.
+    pub preload: Option<(PathBuf, Option<Optimize>)>,
 }
 
 /// The loaded policy, credential, caches and audit log that guests run under.
@@ -80,6 +85,15 @@ pub struct Session {
     /// script then gets). Found on first use: a Rust guest's run never needs it, and
     /// finding `runtimes/` beside the binary reads `/proc/self/exe`.
     runtimes: std::sync::OnceLock<Result<RuntimeDir, String>>,
+    /// [`SessionOptions::preload`]'s guest, loaded while the session opened.
+    preloaded: std::sync::Mutex<Option<Preloaded>>,
+}
+
+/// A guest loaded while its session opened, with what it was loaded for.
+struct Preloaded {
+    path: PathBuf,
+    tiered: Option<Optimize>,
+    guest: anyhow::Result<Guest>,
 }
 
 /// A guest ready to run any number of times in its [`Session`].
@@ -118,6 +132,102 @@ fn locate_runtimes(explicit: Option<&Path>) -> Result<RuntimeDir, String> {
     RuntimeDir::locate(explicit).map_err(|e| format!("{e:#}"))
 }
 
+/// Loads the component at `path` on `engine` (from `precompiled`, the `cache`, or compiled
+/// now: [`load_component`]) and resolves its imports.
+fn load_guest_component(
+    engine: &Engine,
+    path: &Path,
+    tiered: Option<&Optimize>,
+    precompiled: Option<&PrecompiledDir>,
+    cache: Option<&ComponentCache>,
+    allow_precompiled: bool,
+) -> anyhow::Result<Guest> {
+    let component = load_component(
+        engine,
+        path,
+        LoadOptions {
+            precompiled,
+            cache,
+            allow_precompiled,
+            tiered,
+        },
+    )?;
+    tracing::debug!("component loaded; resolving its imports");
+    // A linker of what this component imports, on its engine (a first run may have
+    // been compiled by Winch, on an engine of its own).
+    let prepared = ScriptRunner::for_component(&component)?.prepare(&component)?;
+    let program = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "guest".to_string());
+    Ok(Guest {
+        prepared,
+        program,
+        staged: None,
+    })
+}
+
+/// Runs `work` on a new thread on another CPU than this thread's, and gives its result
+/// to the returned receiver; `None` (nothing started) where this process may use only
+/// one CPU. Linux puts a new thread on its parent's CPU, where it waits until the parent
+/// blocks: on the 2-CPU machine of BENCHMARKS.md (e), a thread started to overlap its
+/// parent's next 0.7 ms of work ran after it in every run, and moved to the other CPU
+/// it ran beside it. Once there, the thread may run on any CPU the process may, and so
+/// may the threads it starts.
+fn spawn_beside<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Option<tokio::sync::oneshot::Receiver<anyhow::Result<T>>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::thread::JoinHandleExt;
+        const SET: usize = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: plain system calls on a zeroed `cpu_set_t` this thread owns, and on
+        // the thread just started, whose handle is alive (detached only at the end).
+        unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, SET, &mut allowed) != 0 {
+                return None;
+            }
+            let here = libc::sched_getcpu();
+            let mut elsewhere = allowed;
+            match usize::try_from(here) {
+                Ok(here) if here < libc::CPU_SETSIZE as usize => {
+                    libc::CPU_CLR(here, &mut elsewhere)
+                }
+                _ => return None,
+            }
+            if libc::CPU_COUNT(&elsewhere) == 0 {
+                return None;
+            }
+            // The thread widens its CPUs back only once it has been moved: before, the
+            // move could come after and narrow them for good.
+            let (moved_tx, moved_rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let handle = std::thread::Builder::new()
+                .name(name.to_string())
+                // As much as the main thread has: a guest compiled on a cache miss is
+                // compiled here.
+                .stack_size(8 << 20)
+                .spawn(move || {
+                    let _ = moved_rx.recv();
+                    libc::sched_setaffinity(0, SET, &allowed);
+                    let _ = tx.send(work());
+                })
+                .ok()?;
+            libc::pthread_setaffinity_np(handle.as_pthread_t(), SET, &elsewhere);
+            let _ = moved_tx.send(());
+            Some(rx)
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (name, work, tx);
+        drop(rx);
+        None
+    }
+}
+
 /// Loads `--policy`: a YAML file, `unrestricted`, or (none) the read-only default. A
 /// file's rules get the discovery URLs every authenticated user has under RBAC unless
 /// `no_implicit_discovery`.
@@ -142,6 +252,65 @@ impl Session {
                 "warning: --policy unrestricted: the guest may do anything the credential can do"
             );
         }
+        // What loading a guest needs, none of it the credential: the caches (one key for
+        // both: reading it is a handful of system calls per run) and the operator's
+        // precompiled guests.
+        let cache_root = cache::default_root()?;
+        let precompiled = options
+            .precompiled
+            .as_ref()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map(PrecompiledDir::open)
+            .transpose()?;
+        let cache_key = cache_root.as_ref().and_then(|root| {
+            CacheKey::open(root)
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        "not using the cache {root:?} (guests are compiled on every run, discovery answers are not kept): {e:#}"
+                    )
+                })
+                .ok()
+        });
+        let component_cache = cache_root
+            .as_ref()
+            .map(|root| ComponentCache::with_key(root, cache_key.clone()));
+        // Making the engine and loading the guest take about as long as reading the
+        // credential and the TLS handshake; on another CPU they happen meanwhile. A
+        // `.cwasm` given as the guest is native code, loaded only after the check below
+        // that no grant reaches it.
+        let preload = options
+            .preload
+            .clone()
+            .filter(|_| !options.allow_precompiled);
+        let early = {
+            let precompiled = precompiled.clone();
+            let cache = component_cache.clone();
+            spawn_beside("kubewasm-load", move || {
+                let engine = new_engine()?;
+                let guest = preload.map(|(path, tiered)| {
+                    let guest = match script::classify(&path) {
+                        // A script's runtime is found, and the script staged, by `load`.
+                        Ok(Some(_)) => None,
+                        Ok(None) => Some(load_guest_component(
+                            &engine,
+                            &path,
+                            tiered.as_ref(),
+                            precompiled.as_ref(),
+                            cache.as_ref(),
+                            false,
+                        )),
+                        Err(e) => Some(Err(e)),
+                    };
+                    guest.map(|guest| Preloaded {
+                        path,
+                        tiered,
+                        guest,
+                    })
+                });
+                Ok((engine, guest.flatten()))
+            })
+        };
+
         let mut credential_options = options.credentials.clone();
         if credential_options.namespace.is_none()
             && let Some([namespace]) = policy.confined_namespaces().as_deref()
@@ -151,11 +320,9 @@ impl Session {
         let credentials = Credentials::load(&credential_options).await?;
         let transport = Arc::new(Transport::new(&credentials)?);
         // The TCP and TLS handshakes proceed while the engine is made and the guest is
-        // loaded, rather than after the guest's first request. One thread does both: the
-        // steps below yield to the runtime between them, which drives the handshakes
-        // meanwhile. Making the engine and loading the guest on other threads was no
-        // faster and took about 7% more CPU: each handoff waited on the scheduler longer
-        // than the step it overlapped (BENCHMARKS.md (e)).
+        // loaded, rather than after the guest's first request: on another CPU where there
+        // is one (above), else on this thread, yielding to the runtime between steps so
+        // that it drives the handshakes meanwhile.
         transport.preconnect();
         // Each yield lets the runtime poll the connection once: the TCP connect, then its
         // completion and the ClientHello, before this thread goes on with its own work.
@@ -163,7 +330,6 @@ impl Session {
             tokio::task::yield_now().await;
         }
 
-        let cache_root = cache::default_root()?;
         let mut trusted = TrustedPaths::new();
         for file in &credentials.trusted_files {
             trusted.add(file.clone());
@@ -185,12 +351,6 @@ impl Session {
         if let Some(path) = options.audit.as_deref().filter(|p| *p != "-") {
             trusted.add(TrustedPath::new(path, "the audit log"));
         }
-        let precompiled = options
-            .precompiled
-            .as_ref()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .map(PrecompiledDir::open)
-            .transpose()?;
         if let Some(dir) = &precompiled {
             trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
         }
@@ -205,16 +365,6 @@ impl Session {
         }
         trusted.check_all(&options.dirs)?;
 
-        // One key for both caches: reading it is a handful of system calls per run.
-        let cache_key = cache_root.as_ref().and_then(|root| {
-            CacheKey::open(root)
-                .inspect_err(|e| {
-                    tracing::warn!(
-                        "not using the cache {root:?} (guests are compiled on every run, discovery answers are not kept): {e:#}"
-                    )
-                })
-                .ok()
-        });
         let discovery = cache_root.as_ref().map(|root| {
             DiscoveryCache::with_key(root, &credentials.identity.server, cache_key.clone())
         });
@@ -225,9 +375,20 @@ impl Session {
             ),
             None => None,
         };
-        tokio::task::yield_now().await;
-        tracing::debug!("making the engine");
-        let engine = new_engine()?;
+        let (engine, preloaded) = match early {
+            Some(early) => {
+                // Awaited, not joined: the runtime drives the handshakes meanwhile.
+                tracing::debug!("waiting for the engine and the guest");
+                early.await.map_err(|_| {
+                    anyhow::anyhow!("internal error: the thread loading the guest stopped")
+                })??
+            }
+            None => {
+                tokio::task::yield_now().await;
+                tracing::debug!("making the engine");
+                (new_engine()?, None)
+            }
+        };
         tracing::debug!("engine made");
         tokio::task::yield_now().await;
         Ok(Self {
@@ -235,9 +396,7 @@ impl Session {
             policy_file,
             credentials,
             transport,
-            component_cache: cache_root
-                .as_ref()
-                .map(|root| ComponentCache::with_key(root, cache_key)),
+            component_cache,
             discovery,
             precompiled,
             engine,
@@ -248,6 +407,7 @@ impl Session {
             allow_precompiled: options.allow_precompiled,
             runtime_dir: options.runtime_dir,
             runtimes,
+            preloaded: std::sync::Mutex::new(preloaded),
         })
     }
 
@@ -255,6 +415,17 @@ impl Session {
     /// neither precompiled nor cached gets its optimized code while a Winch-compiled
     /// first run goes ahead (`None`: compile with Cranelift now and wait).
     pub fn load(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
+        let preloaded = self
+            .preloaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(preloaded) = preloaded
+            && preloaded.path == path
+            && preloaded.tiered.as_ref() == tiered
+        {
+            return preloaded.guest;
+        }
         // A script runs in its language's runtime, which finds it as its program name.
         if let Some(language) = script::classify(path)? {
             let runtimes = self
@@ -280,29 +451,14 @@ impl Session {
     }
 
     fn load_component(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
-        let component = load_component(
+        load_guest_component(
             &self.engine,
             path,
-            LoadOptions {
-                precompiled: self.precompiled.as_ref(),
-                cache: self.component_cache.as_ref(),
-                allow_precompiled: self.allow_precompiled,
-                tiered,
-            },
-        )?;
-        tracing::debug!("component loaded; resolving its imports");
-        // A linker of what this component imports, on its engine (a first run may have
-        // been compiled by Winch, on an engine of its own).
-        let prepared = ScriptRunner::for_component(&component)?.prepare(&component)?;
-        let program = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "guest".to_string());
-        Ok(Guest {
-            prepared,
-            program,
-            staged: None,
-        })
+            tiered,
+            self.precompiled.as_ref(),
+            self.component_cache.as_ref(),
+            self.allow_precompiled,
+        )
     }
 
     /// A kubewasm context builder with this session's policy, limits, discovery cache and

@@ -221,3 +221,46 @@ fn a_first_run_uses_the_baseline_compiler_and_a_background_process_optimizes_it(
     assert_eq!(entries(), optimized);
     assert_eq!(lock_files(), 0);
 }
+
+/// `cmd` (a host command) run under `taskset -c CPUS`, with the same arguments and
+/// environment.
+fn on_cpus(cpus: &str, cmd: &std::process::Command) -> std::process::Command {
+    let mut pinned = std::process::Command::new("taskset");
+    pinned
+        .env_clear()
+        .args(["-c", cpus])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(std::process::Stdio::null());
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            pinned.env(key, value);
+        }
+    }
+    pinned
+}
+
+#[test]
+fn a_run_loads_its_guest_on_another_cpu_while_connecting_and_on_one_cpu_after() {
+    let cluster = Cluster::admin();
+    let mut cmd = cluster.guest(GUEST, &["version"]);
+    cmd.env("KUBEWASM_LOG", "debug");
+    let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (beside, after) = ("waiting for the engine and the guest", "making the engine");
+    let runs = [
+        // Where the machine has a second CPU, the guest is loaded there.
+        two_cpus.then(|| ("two CPUs", on_cpus("0,1", &cmd), beside, after)),
+        // Confined to one CPU, the host loads it itself, after the session is open.
+        Some(("one CPU", on_cpus("0", &cmd), after, beside)),
+    ];
+    for (what, cmd, step, not_step) in runs.into_iter().flatten() {
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{what}: {out:?}");
+        assert!(
+            out.stdout.contains("Server Version: v1.36.2"),
+            "{what}: {out:?}"
+        );
+        assert!(out.stderr.contains(step), "{what}: {out:?}");
+        assert!(!out.stderr.contains(not_step), "{what}: {out:?}");
+    }
+}
