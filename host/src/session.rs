@@ -56,9 +56,9 @@ pub struct SessionOptions {
     /// host binary).
     pub runtime_dir: Option<PathBuf>,
     /// The guest the caller will [`Session::load`] next, and how (its `tiered`): where
-    /// the process may use another CPU, the engine is made and this guest loaded there
-    /// while the session reads the credential and connects, instead of after. `host run`
-    /// sets it.
+    /// the process may use another CPU, the engine is made and this guest (a script: its
+    /// language's runtime) loaded there while the session reads the credential and
+    /// connects, instead of after. `host run` sets it.
     pub preload: Option<(PathBuf, Option<Optimize>)>,
 }
 
@@ -85,11 +85,12 @@ pub struct Session {
     /// script then gets). Found on first use: a Rust guest's run never needs it, and
     /// finding `runtimes/` beside the binary reads `/proc/self/exe`.
     runtimes: std::sync::OnceLock<Result<RuntimeDir, String>>,
-    /// [`SessionOptions::preload`]'s guest, loaded while the session opened.
+    /// [`SessionOptions::preload`]'s component (a script's: its runtime), loaded while
+    /// the session opened.
     preloaded: std::sync::Mutex<Option<Preloaded>>,
 }
 
-/// A guest loaded while its session opened, with what it was loaded for.
+/// A component loaded while its session opened, with what it was loaded for.
 struct Preloaded {
     path: PathBuf,
     tiered: Option<Optimize>,
@@ -285,29 +286,35 @@ impl Session {
         let early = {
             let precompiled = precompiled.clone();
             let cache = component_cache.clone();
+            let runtime_dir = options.runtime_dir.clone();
             spawn_beside("kubewasm-load", move || {
                 let engine = new_engine()?;
-                let guest = preload.map(|(path, tiered)| {
-                    let guest = match script::classify(&path) {
-                        // A script's runtime is found, and the script staged, by `load`.
-                        Ok(Some(_)) => None,
-                        Ok(None) => Some(load_guest_component(
-                            &engine,
-                            &path,
-                            tiered.as_ref(),
-                            precompiled.as_ref(),
-                            cache.as_ref(),
-                            false,
-                        )),
-                        Err(e) => Some(Err(e)),
+                let preloaded = preload.and_then(|(path, tiered)| {
+                    // A script runs in its language's runtime: that is the component to
+                    // load (the script is staged by `load`). What cannot be told here,
+                    // `load` finds again and reports.
+                    let component = match script::classify(&path).ok()? {
+                        None => path,
+                        Some(language) => locate_runtimes(runtime_dir.as_deref())
+                            .ok()?
+                            .component(language)
+                            .ok()?,
                     };
-                    guest.map(|guest| Preloaded {
-                        path,
+                    let guest = load_guest_component(
+                        &engine,
+                        &component,
+                        tiered.as_ref(),
+                        precompiled.as_ref(),
+                        cache.as_ref(),
+                        false,
+                    );
+                    Some(Preloaded {
+                        path: component,
                         tiered,
                         guest,
                     })
                 });
-                Ok((engine, guest.flatten()))
+                Ok((engine, preloaded))
             })
         };
 
@@ -415,17 +422,6 @@ impl Session {
     /// neither precompiled nor cached gets its optimized code while a Winch-compiled
     /// first run goes ahead (`None`: compile with Cranelift now and wait).
     pub fn load(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
-        let preloaded = self
-            .preloaded
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(preloaded) = preloaded
-            && preloaded.path == path
-            && preloaded.tiered.as_ref() == tiered
-        {
-            return preloaded.guest;
-        }
         // A script runs in its language's runtime, which finds it as its program name.
         if let Some(language) = script::classify(path)? {
             let runtimes = self
@@ -450,7 +446,19 @@ impl Session {
         self.load_component(path, tiered)
     }
 
+    /// The component at `path`, loaded as [`SessionOptions::preload`] asked if it did.
     fn load_component(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
+        let preloaded = self
+            .preloaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(preloaded) = preloaded
+            && preloaded.path == path
+            && preloaded.tiered.as_ref() == tiered
+        {
+            return preloaded.guest;
+        }
         load_guest_component(
             &self.engine,
             path,
