@@ -2,7 +2,7 @@
 //! a built context ([`KubeCtx`]), a view trait that borrows it out of the store
 //! ([`KubeView`]), and [`add_to_linker`] to wire both interfaces into an embedder's
 //! `Linker`. The same context serves door 2, `wasi:http` ([`crate::http`]); both send
-//! every request through one [`crate::pipeline`].
+//! every request through one pipeline (`pipeline.rs`).
 
 use std::sync::Arc;
 
@@ -201,8 +201,8 @@ impl wit_credentials::Host for KubeCtxView<'_> {
 }
 
 impl api::Host for KubeCtxView<'_> {
-    /// One guest request, through the [`crate::pipeline`]: its stages may refuse it, and
-    /// every refusal is audited by [`Pipeline::fail`]; an answer goes to the guest as a
+    /// One guest request, through the pipeline (`pipeline.rs`): its stages may refuse it, and
+    /// every refusal is audited by `Pipeline::fail`; an answer goes to the guest as a
     /// `wasi:io` stream that audits it when it ends. Either way the guest request gets
     /// exactly one audit record.
     async fn send(

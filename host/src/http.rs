@@ -3,7 +3,7 @@
 //! A guest written with its language's HTTP client for WASI (`fetch` in a componentize-js
 //! component, Rust's `wstd`, componentize-py's `poll_loop`) reaches the API server through
 //! wasmtime-wasi-http, whose own client is turned off: its [`WasiHttpHooks::send_request`]
-//! seam hands every request to the same [`crate::pipeline`] that `api.send` uses, with
+//! seam hands every request to the same pipeline (`pipeline.rs`) that `api.send` uses, with
 //! the same policy, credential, transport, audit log and limits.
 //!
 //! What this door adds, before the shared stages:
