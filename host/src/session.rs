@@ -276,43 +276,47 @@ impl Session {
             .as_ref()
             .map(|root| ComponentCache::with_key(root, cache_key.clone()));
         // Making the engine and loading the guest take about as long as reading the
-        // credential and the TLS handshake; on another CPU they happen meanwhile. A
+        // credential and the TLS handshake; on another CPU they happen meanwhile. The
+        // component to load is the guest, or a script's language runtime (the script is
+        // staged by `load`); what cannot be told here, `load` finds again and reports. A
         // `.cwasm` given as the guest is native code, loaded only after the check below
         // that no grant reaches it.
+        let runtimes = std::sync::OnceLock::new();
         let preload = options
             .preload
             .clone()
-            .filter(|_| !options.allow_precompiled);
+            .filter(|_| !options.allow_precompiled)
+            .and_then(|(path, tiered)| {
+                let component = match script::classify(&path).ok()? {
+                    None => path,
+                    Some(language) => runtimes
+                        .get_or_init(|| locate_runtimes(options.runtime_dir.as_deref()))
+                        .as_ref()
+                        .ok()?
+                        .component(language)
+                        .ok()?,
+                };
+                Some((component, tiered))
+            });
         let early = {
             let precompiled = precompiled.clone();
             let cache = component_cache.clone();
-            let runtime_dir = options.runtime_dir.clone();
             spawn_beside("kubewasm-load", move || {
                 let engine = new_engine()?;
-                let preloaded = preload.and_then(|(path, tiered)| {
-                    // A script runs in its language's runtime: that is the component to
-                    // load (the script is staged by `load`). What cannot be told here,
-                    // `load` finds again and reports.
-                    let component = match script::classify(&path).ok()? {
-                        None => path,
-                        Some(language) => locate_runtimes(runtime_dir.as_deref())
-                            .ok()?
-                            .component(language)
-                            .ok()?,
-                    };
+                let preloaded = preload.map(|(path, tiered)| {
                     let guest = load_guest_component(
                         &engine,
-                        &component,
+                        &path,
                         tiered.as_ref(),
                         precompiled.as_ref(),
                         cache.as_ref(),
                         false,
                     );
-                    Some(Preloaded {
-                        path: component,
+                    Preloaded {
+                        path,
                         tiered,
                         guest,
-                    })
+                    }
                 });
                 Ok((engine, preloaded))
             })
@@ -361,7 +365,6 @@ impl Session {
         if let Some(dir) = &precompiled {
             trusted.add(TrustedPath::new(dir.path(), "the precompiled guests"));
         }
-        let runtimes = std::sync::OnceLock::new();
         // Only a grant can reach the runtimes: without one they are found when a script
         // needs them.
         if !options.dirs.is_empty()

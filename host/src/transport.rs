@@ -426,10 +426,11 @@ fn build_client(
         })?;
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
+    let https = https.enable_http1();
     let connector = EarlyConnector::new(if options.http2 {
-        https.enable_http1().enable_http2().wrap_connector(http)
+        https.enable_http2().wrap_connector(http)
     } else {
-        https.enable_http1().wrap_connector(http)
+        https.wrap_connector(http)
     });
     // Every request of the host (every guest's, for an embedder) shares one HTTP/2
     // connection. hyper's 5 MiB connection window would let three bodies a guest leaves
