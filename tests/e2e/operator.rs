@@ -70,6 +70,38 @@ fn compiled_guest_runs_only_with_allow_precompiled() {
 }
 
 #[test]
+fn a_precompiled_guest_that_a_grant_reaches_is_refused_before_anything_runs() {
+    // A `.cwasm` is native code: a guest that could rewrite it would run outside the
+    // sandbox on the next run. The host, which loads other guests while it connects,
+    // must still refuse this one before loading it.
+    let cluster = Cluster::admin();
+    let dir = cluster.home.path().join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cwasm = dir.join("guest.cwasm");
+    let mut compile = host(cluster.home.path());
+    compile.args(["compile", GUEST, "-o"]).arg(&cwasm);
+    assert_eq!(run(compile).code(), 0);
+
+    let grant = format!("{}::/bin", dir.display());
+    let out = cluster.run_with(
+        &["--allow-precompiled", "--dir-rw", &grant],
+        &cwasm,
+        &["version"],
+    );
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("refused") && out.stderr.contains("the precompiled guest"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "the guest ran: {out:?}");
+    assert!(
+        cluster.server.requests().is_empty(),
+        "a guest ran: {:?}",
+        cluster.paths()
+    );
+}
+
+#[test]
 fn unknown_context_is_one_line_naming_the_file_and_the_contexts() {
     let cluster = Cluster::admin();
     let out = cluster.run_with(&["--context", "prod"], GUEST, &["version"]);
