@@ -31,7 +31,12 @@ pub struct Cli {
     command: Command,
 }
 
+/// Only the given subcommand's arguments are built (clap's `defer`): building every
+/// subcommand's took 0.24-0.32 ms of each `host run`'s start, and 0.16 ms with this
+/// (BENCHMARKS.md (e)). A deferred subcommand's `Args` structs are applied after its
+/// variant's doc comment, and theirs would replace it: they have plain comments.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Run a guest component or a script: `host run [HOST-OPTIONS] GUEST.wasm|SCRIPT.py|SCRIPT.js [ARGS...]`.
     ///
@@ -238,8 +243,8 @@ struct McpArgs {
     guest: Option<PathBuf>,
 }
 
-/// The host options `host run` and `host mcp` share: one struct, so both commands take
-/// the same flags with the same defaults and mean the same by them.
+// The host options `host run` and `host mcp` share: one struct, so both commands take
+// the same flags with the same defaults and mean the same by them.
 #[derive(Debug, Args)]
 struct HostArgs {
     #[command(flatten)]
@@ -284,9 +289,9 @@ impl HostArgs {
     }
 }
 
-/// Where the API server is and which credential to use. With none of these, the host
-/// looks at $KUBECONFIG, ~/.kube/config, the pod's ServiceAccount, then
-/// http://localhost:8080.
+// Where the API server is and which credential to use. With none of these, the host
+// looks at $KUBECONFIG, ~/.kube/config, the pod's ServiceAccount, then
+// http://localhost:8080.
 #[derive(Debug, Args)]
 struct ClusterArgs {
     /// Use only this kubeconfig file.
@@ -339,7 +344,7 @@ enum ExecPlugins {
     Allowlist,
 }
 
-/// What the guest may use besides the API capability, and how much.
+// What the guest may use besides the API capability, and how much.
 #[derive(Debug, Args)]
 struct SandboxArgs {
     /// Which requests the guest may send: a file of Role/ClusterRole YAML documents
@@ -747,4 +752,55 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_passes_clap_checks() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_subcommand_help_starts_with_its_own_summary_though_its_arguments_are_deferred() {
+        for (command, summary) in [
+            (&["run"][..], "Run a guest component or a script"),
+            (&["mcp"], "Serve Kubernetes tools to an AI agent"),
+            (&["compile"], "Compile a guest ahead of time"),
+            (&["inspect"], "Show what a guest imports and exports"),
+            (
+                &["policy", "check"],
+                "Say whether a policy allows a request",
+            ),
+        ] {
+            let argv = ["host"].iter().chain(command).chain(&["--help"]);
+            let err = Cli::try_parse_from(argv).expect_err("--help ends parsing");
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+            let help = err.render().to_string();
+            assert!(help.starts_with(summary), "{command:?} --help:\n{help}");
+        }
+    }
+
+    #[test]
+    fn completions_include_the_deferred_subcommands_flags() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "host",
+            &mut script,
+        );
+        let script = String::from_utf8(script).unwrap();
+        for flag in [
+            "--kubeconfig",
+            "--dir-rw",
+            "--max-call-seconds",
+            "--out-dir",
+        ] {
+            assert!(script.contains(flag), "{flag} missing from the completions");
+        }
+    }
 }
