@@ -79,12 +79,8 @@ pub struct Session {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     allow_precompiled: bool,
-    /// `--runtime-dir`, if given.
-    runtime_dir: Option<PathBuf>,
-    /// The script runtimes' directory, or why it could not be found (for the error a
-    /// script then gets). Found on first use: a Rust guest's run never needs it, and
-    /// finding `runtimes/` beside the binary reads `/proc/self/exe`.
-    runtimes: std::sync::OnceLock<Result<RuntimeDir, String>>,
+    /// The script runtimes' directory (`--runtime-dir`, or found on first use).
+    runtimes: Runtimes,
     /// [`SessionOptions::preload`]'s component (a script's: its runtime), loaded while
     /// the session opened.
     preloaded: std::sync::Mutex<Option<Preloaded>>,
@@ -128,9 +124,33 @@ impl Guest {
     }
 }
 
-/// [`RuntimeDir::locate`], its error kept as the text a script's load reports.
-fn locate_runtimes(explicit: Option<&Path>) -> Result<RuntimeDir, String> {
-    RuntimeDir::locate(explicit).map_err(|e| format!("{e:#}"))
+/// The script runtimes' directory, located on first use ([`RuntimeDir::locate`]): a
+/// Rust guest's run never needs it, and finding `runtimes/` beside the binary reads
+/// `/proc/self/exe`.
+struct Runtimes {
+    /// `--runtime-dir`, if given.
+    explicit: Option<PathBuf>,
+    /// The directory, or why it could not be found (the text a script's load reports).
+    found: std::sync::OnceLock<Result<RuntimeDir, String>>,
+}
+
+impl Runtimes {
+    fn new(explicit: Option<PathBuf>) -> Self {
+        Self {
+            explicit,
+            found: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The directory, located now if it has not been yet, or why it cannot be found.
+    fn get(&self) -> Result<&RuntimeDir, &str> {
+        self.found
+            .get_or_init(|| {
+                RuntimeDir::locate(self.explicit.as_deref()).map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 /// Loads the component at `path` on `engine` (from `precompiled`, the `cache`, or compiled
@@ -281,7 +301,7 @@ impl Session {
         // staged by `load`); what cannot be told here, `load` finds again and reports. A
         // `.cwasm` given as the guest is native code, loaded only after the check below
         // that no grant reaches it.
-        let runtimes = std::sync::OnceLock::new();
+        let runtimes = Runtimes::new(options.runtime_dir);
         let preload = options
             .preload
             .clone()
@@ -289,12 +309,7 @@ impl Session {
             .and_then(|(path, tiered)| {
                 let component = match script::classify(&path).ok()? {
                     None => path,
-                    Some(language) => runtimes
-                        .get_or_init(|| locate_runtimes(options.runtime_dir.as_deref()))
-                        .as_ref()
-                        .ok()?
-                        .component(language)
-                        .ok()?,
+                    Some(language) => runtimes.get().ok()?.component(language).ok()?,
                 };
                 Some((component, tiered))
             });
@@ -368,8 +383,7 @@ impl Session {
         // Only a grant can reach the runtimes: without one they are found when a script
         // needs them.
         if !options.dirs.is_empty()
-            && let Ok(dir) =
-                runtimes.get_or_init(|| locate_runtimes(options.runtime_dir.as_deref()))
+            && let Ok(dir) = runtimes.get()
         {
             trusted.add(TrustedPath::new(dir.path(), "the script runtimes"));
         }
@@ -415,7 +429,6 @@ impl Session {
             dirs: options.dirs,
             env: options.env,
             allow_precompiled: options.allow_precompiled,
-            runtime_dir: options.runtime_dir,
             runtimes,
             preloaded: std::sync::Mutex::new(preloaded),
         })
@@ -427,13 +440,9 @@ impl Session {
     pub fn load(&self, path: &Path, tiered: Option<&Optimize>) -> anyhow::Result<Guest> {
         // A script runs in its language's runtime, which finds it as its program name.
         if let Some(language) = script::classify(path)? {
-            let runtimes = self
-                .runtimes
-                .get_or_init(|| locate_runtimes(self.runtime_dir.as_deref()))
-                .as_ref()
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: cannot find the script runtimes: {e}", path.display())
-                })?;
+            let runtimes = self.runtimes.get().map_err(|e| {
+                anyhow::anyhow!("{}: cannot find the script runtimes: {e}", path.display())
+            })?;
             let mut guest = self.load_component(&runtimes.component(language)?, tiered)?;
             let staged = StagedScript::stage(path, &self.dirs)?;
             guest.program = staged.guest_path.clone();
